@@ -1,0 +1,47 @@
+"""fungrad: composable function transformations (grad, jvp, vjp, jacobians, jaxprs) on NumPy.
+
+>>> import fungrad, fungrad.numpy as fnp
+>>> float(fungrad.grad(lambda x: fnp.sin(x) * x)(0.0))
+0.0
+"""
+
+from fungrad import tree_util
+from fungrad.api import (
+    grad,
+    hessian,
+    jacfwd,
+    jacrev,
+    jvp,
+    linear_transpose,
+    linearize,
+    make_jaxpr,
+    value_and_grad,
+    vjp,
+)
+from fungrad.api import tree_stop_gradient as stop_gradient
+from fungrad.core import ClosedJaxpr, Jaxpr, ShapedArray, eval_jaxpr
+from fungrad.dtypes import float0
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ClosedJaxpr",
+    "Jaxpr",
+    "ShapedArray",
+    "eval_jaxpr",
+    "float0",
+    "grad",
+    "hessian",
+    "jacfwd",
+    "jacrev",
+    "jvp",
+    "linear_transpose",
+    "linearize",
+    "make_jaxpr",
+    "stop_gradient",
+    "tree_util",
+    "value_and_grad",
+    "vjp",
+]
+
+import fungrad.numpy  # noqa: E402,F401  (installs array methods on tracers)

@@ -1,0 +1,701 @@
+"""The transformations users call: grad, value_and_grad, jvp, vjp, linearize,
+linear_transpose, jacfwd, jacrev, hessian, make_jaxpr.
+
+This module handles argument conventions (argnums, has_aux, pytrees), converts
+inputs, and turns misuse into clear errors. The work itself is done by the
+interpreters on flat lists of arrays: jvp by :func:`jvp_flat`, reverse mode by
+:func:`linearize_flat` (jvp + partial evaluation) then :func:`backward_pass`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+import fungrad.primitives  # noqa: F401  (registers the primitives and tangent operations)
+from fungrad import dtypes
+from fungrad.core import (
+    ClosedJaxpr,
+    ShapedArray,
+    Tracer,
+    Zero,
+    current_interpreter,
+    get_aval,
+    zeros_for,
+)
+from fungrad.errors import FungradTypeError, FungradValueError
+from fungrad.interpreters.jvp import JVPInterpreter, jvp_flat
+from fungrad.interpreters.partial_eval import linearize_flat, trace_to_jaxpr
+from fungrad.interpreters.transpose import backward_pass
+from fungrad.tree_util import (
+    PyTreeDef,
+    keystr,
+    tree_flatten,
+    tree_flatten_with_path,
+    tree_map,
+    tree_unflatten,
+)
+
+__all__ = [
+    "grad",
+    "value_and_grad",
+    "jvp",
+    "vjp",
+    "linearize",
+    "linear_transpose",
+    "jacfwd",
+    "jacrev",
+    "hessian",
+    "make_jaxpr",
+]
+
+# ---------------------------------------------------------------------------------------
+# Inputs: conversion, dtype checks, naming arguments in errors
+
+
+def _as_array(x: Any, what: Callable[[], str]) -> Any:
+    """A leaf as fungrad computes with it: tracers and arrays as they are, scalars as arrays."""
+    if isinstance(x, (Tracer, np.ndarray)):
+        return x
+    if isinstance(x, (bool, int, float, complex, np.generic)):
+        return np.asarray(x)
+    raise FungradTypeError(
+        f"{what()} is a {type(x).__name__}, not an array. Transformed functions take "
+        "arrays, Python scalars, or pytrees (tuples, lists, dicts) of them; pass other "
+        "values through a closure or functools.partial."
+    )
+
+
+def _arg_name(fun: Callable, argnum: int) -> str:
+    try:
+        params = list(inspect.signature(fun).parameters.values())
+    except (TypeError, ValueError):
+        return f"argument {argnum}"
+    if argnum < len(params) and params[argnum].kind in (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    ):
+        return f"argument {argnum} ('{params[argnum].name}')"
+    return f"argument {argnum}"
+
+
+def _flatten_args(
+    transformation: str, fun: Callable, args: Sequence[Any], argnums: Sequence[int]
+) -> tuple[list[Any], PyTreeDef, list[str]]:
+    """Flatten ``args`` (the differentiated ones, numbered ``argnums``) to arrays.
+
+    Returns the leaves, the treedef of the tuple of args, and a description of each
+    leaf for error messages (argument name and pytree path).
+    """
+    with_paths, treedef = tree_flatten_with_path(tuple(args))
+    leaves = []
+    names = []
+    for path, leaf in with_paths:
+        name = _arg_name(fun, argnums[path[0].idx])
+        if len(path) > 1:
+            name += f" at path {keystr(path[1:])}"
+        names.append(name)
+        leaves.append(_as_array(leaf, lambda name=name: f"{transformation}: {name}"))
+    return leaves, treedef, names
+
+
+def _check_differentiable(transformation: str, leaves: Sequence[Any], names: Sequence[str]):
+    for leaf, name in zip(leaves, names):
+        dtype = get_aval(leaf).dtype
+        if not dtypes.is_differentiable(dtype):
+            raise FungradTypeError(
+                f"{transformation} requires floating-point inputs for the arguments it "
+                f"differentiates, but {name} has dtype {dtype}. Convert it (for example "
+                "x.astype(float)), or leave it out of argnums if it is not meant to be "
+                "differentiated."
+            )
+
+
+def _normalize_argnums(transformation: str, argnums: int | Sequence[int]) -> tuple[int, ...]:
+    if isinstance(argnums, int):
+        return (argnums,)
+    if isinstance(argnums, (tuple, list)) and argnums and all(isinstance(a, int) for a in argnums):
+        return tuple(argnums)
+    raise FungradTypeError(
+        f"{transformation}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}"
+    )
+
+
+def _check_argnums(transformation: str, argnums: tuple[int, ...], nargs: int) -> tuple[int, ...]:
+    resolved = []
+    for a in argnums:
+        if not -nargs <= a < nargs:
+            raise FungradValueError(
+                f"{transformation}: argnums={a} is out of range: the function was called with "
+                f"{nargs} positional argument{'s' if nargs != 1 else ''}. Pass the argument "
+                "to differentiate positionally, or change argnums."
+            )
+        resolved.append(a % nargs)
+    return tuple(resolved)
+
+
+def _writeable(x: Any) -> Any:
+    """Materialise broadcast views before handing results to the user."""
+    if type(x) is np.ndarray and not x.flags.writeable:
+        return np.array(x)
+    return x
+
+
+def _split_aux(transformation: str, out: Any) -> tuple[Any, Any]:
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        kind = f"a {type(out).__name__}" + (
+            f" of length {len(out)}" if isinstance(out, (tuple, list)) else ""
+        )
+        raise FungradTypeError(
+            f"{transformation} with has_aux=True requires the function to return a pair "
+            f"(output, aux), but it returned {kind}."
+        )
+    return out[0], out[1]
+
+
+def _primal_aux(aux: Any) -> Any:
+    """Strip the current jvp interpreter's tracers from auxiliary outputs."""
+    interp = current_interpreter()
+    if not isinstance(interp, JVPInterpreter):
+        return aux
+    return tree_map(lambda x: interp.unpack(x)[0] if isinstance(x, Tracer) else x, aux)
+
+
+class _FlatFun:
+    """``fun`` as a function of flat leaves returning flat output leaves.
+
+    After a call, ``out_tree`` is the output structure and ``aux`` the auxiliary
+    output (if ``has_aux``), with the innermost transformation's tracers removed.
+    """
+
+    def __init__(self, transformation: str, fun: Callable, in_tree: PyTreeDef, has_aux: bool):
+        self.transformation = transformation
+        self.fun = fun
+        self.in_tree = in_tree
+        self.has_aux = has_aux
+        self.out_tree: PyTreeDef | None = None
+        self.aux: Any = None
+
+    def __call__(self, *leaves: Any) -> list[Any]:
+        out = self.fun(*tree_unflatten(self.in_tree, leaves))
+        if self.has_aux:
+            out, aux = _split_aux(self.transformation, out)
+            self.aux = _primal_aux(aux)
+        with_paths, self.out_tree = tree_flatten_with_path(out)
+        return [
+            _as_array(leaf, lambda p=path: f"{self.transformation}: the output at {keystr(p)}")
+            for path, leaf in with_paths
+        ]
+
+
+def _partial_argnums(fun: Callable, args: tuple, argnums: tuple[int, ...], kwargs: dict):
+    """``fun`` as a function of only the arguments numbered ``argnums``."""
+
+    def restricted(*diff_args):
+        full = list(args)
+        for i, a in zip(argnums, diff_args):
+            full[i] = a
+        return fun(*full, **kwargs)
+
+    return restricted
+
+
+# ---------------------------------------------------------------------------------------
+# Forward mode
+
+
+def jvp(
+    fun: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool = False
+) -> tuple[Any, ...]:
+    """Evaluate ``fun`` at ``primals`` and its directional derivative along ``tangents``.
+
+    Returns ``(primals_out, tangents_out)`` (plus ``aux`` with ``has_aux=True``).
+
+    >>> import fungrad, fungrad.numpy as fnp
+    >>> y, dy = fungrad.jvp(fnp.sin, (0.0,), (2.0,))
+    >>> float(y), float(dy)
+    (0.0, 2.0)
+    """
+    for name, value in (("primals", primals), ("tangents", tangents)):
+        if not isinstance(value, (tuple, list)):
+            raise FungradTypeError(
+                f"jvp: {name} must be a tuple or list with one entry per argument of the "
+                f"function, got a {type(value).__name__}. Write jvp(f, (x,), (t,))."
+            )
+    argnums = tuple(range(len(primals)))
+    flat_primals, in_tree, names = _flatten_args("jvp", fun, primals, argnums)
+    flat_tangents, tangent_tree = tree_flatten(tuple(tangents))
+    if tangent_tree != in_tree:
+        raise FungradTypeError(
+            "jvp: primals and tangents must have the same pytree structure, but got\n"
+            f"  primals:  {in_tree}\n  tangents: {tangent_tree}"
+        )
+    checked = []
+    for p, t, name in zip(flat_primals, flat_tangents, names):
+        checked.append(_check_tangent(p, t, name))
+    flat_fun = _FlatFun("jvp", fun, in_tree, has_aux)
+    out_primals, out_tangents = jvp_flat(flat_fun, flat_primals, checked, "jvp")
+    out_tree = flat_fun.out_tree
+    primals_out = tree_unflatten(out_tree, out_primals)
+    tangents_out = tree_unflatten(
+        out_tree, [_writeable(zeros_for(t.aval) if type(t) is Zero else t) for t in out_tangents]
+    )
+    if has_aux:
+        return primals_out, tangents_out, flat_fun.aux
+    return primals_out, tangents_out
+
+
+def _check_tangent(primal: Any, tangent: Any, name: str) -> Any:
+    p_aval = get_aval(primal)
+    tangent = _as_array(tangent, lambda: f"jvp: the tangent for {name}")
+    t_aval = get_aval(tangent)
+    if not dtypes.is_differentiable(p_aval.dtype):
+        if t_aval.dtype != dtypes.float0 or t_aval.shape != p_aval.shape:
+            raise FungradTypeError(
+                f"jvp: {name} has integer dtype {p_aval.dtype}, so it has no derivative; its "
+                f"tangent must be an array of dtype fungrad.dtypes.float0 and shape "
+                f"{p_aval.shape}, got {t_aval.str_short()}."
+            )
+        return Zero(p_aval)
+    if t_aval.shape != p_aval.shape:
+        raise FungradValueError(
+            f"jvp: the tangent for {name} has shape {t_aval.shape}, but the primal has shape "
+            f"{p_aval.shape}; they must match."
+        )
+    if t_aval.dtype != p_aval.dtype:
+        if isinstance(tangent, np.ndarray) and tangent.ndim == 0 and t_aval.dtype.kind in "fi":
+            return tangent.astype(p_aval.dtype)  # a Python scalar tangent: adopt the dtype
+        raise FungradTypeError(
+            f"jvp: the tangent for {name} has dtype {t_aval.dtype}, but the primal has dtype "
+            f"{p_aval.dtype}; they must match."
+        )
+    return tangent
+
+
+def linearize(fun: Callable, *primals: Any) -> tuple[Any, Callable[..., Any]]:
+    """Evaluate ``fun`` at ``primals`` and return its jvp there as a linear function.
+
+    The returned function maps tangents (one per primal) to output tangents; it
+    reuses the residuals of this one forward pass on every call.
+
+    >>> import fungrad, fungrad.numpy as fnp
+    >>> y, f_jvp = fungrad.linearize(fnp.sin, 0.0)
+    >>> float(f_jvp(3.0))
+    3.0
+    """
+    argnums = tuple(range(len(primals)))
+    flat_primals, in_tree, names = _flatten_args("linearize", fun, primals, argnums)
+    flat_fun = _FlatFun("linearize", fun, in_tree, False)
+    out_primals, jaxpr, zero_outs, tangent_avals = _linearize(flat_fun, flat_primals, "linearize")
+    out_tree = flat_fun.out_tree
+    out_avals = [get_aval(p) for p in out_primals]
+
+    def f_jvp(*tangents: Any) -> Any:
+        flat_tangents, tangent_tree = tree_flatten(tuple(tangents))
+        if tangent_tree != in_tree:
+            raise FungradTypeError(
+                "linearize: the tangents must have the same pytree structure as the primals, "
+                f"but got\n  primals:  {in_tree}\n  tangents: {tangent_tree}"
+            )
+        checked = [_check_tangent(p, t, n) for p, t, n in zip(flat_primals, flat_tangents, names)]
+        args = [t for t, aval in zip(checked, tangent_avals) if aval is not None]
+        from fungrad.core import eval_jaxpr
+
+        results = iter(eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, *args))
+        outs = [zeros_for(a) if z else next(results) for a, z in zip(out_avals, zero_outs)]
+        return tree_unflatten(out_tree, [_writeable(o) for o in outs])
+
+    return tree_unflatten(out_tree, out_primals), f_jvp
+
+
+def _linearize(flat_fun: Callable, flat_primals: list[Any], transformation: str):
+    tangent_avals = [
+        ShapedArray(a.shape, a.dtype) if dtypes.is_differentiable(a.dtype) else None
+        for a in map(get_aval, flat_primals)
+    ]
+    out_primals, jaxpr, zero_outs = linearize_flat(
+        flat_fun, flat_primals, tangent_avals, transformation
+    )
+    return out_primals, jaxpr, zero_outs, tangent_avals
+
+
+# ---------------------------------------------------------------------------------------
+# Reverse mode
+
+
+def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
+    """Evaluate ``fun`` at ``primals`` and return a function pulling cotangents back.
+
+    Returns ``(primals_out, vjp_fun)`` (plus ``aux`` with ``has_aux=True``);
+    ``vjp_fun(cotangent)`` returns a tuple with one cotangent per primal.
+
+    >>> import fungrad, fungrad.numpy as fnp
+    >>> y, f_vjp = fungrad.vjp(lambda x: x * x, 3.0)
+    >>> float(f_vjp(1.0)[0])
+    6.0
+    """
+    return _vjp("vjp", fun, primals, tuple(range(len(primals))), has_aux)
+
+
+def _vjp(transformation: str, fun: Callable, primals: Sequence[Any], argnums, has_aux: bool):
+    flat_primals, in_tree, names = _flatten_args(transformation, fun, primals, argnums)
+    if transformation != "vjp":
+        _check_differentiable(transformation, flat_primals, names)
+    flat_fun = _FlatFun(transformation, fun, in_tree, has_aux)
+    out_primals, jaxpr, zero_outs, tangent_avals = _linearize(
+        flat_fun, flat_primals, transformation
+    )
+    out_tree = flat_fun.out_tree
+    out_avals = [get_aval(p) for p in out_primals]
+    primals_out = tree_unflatten(out_tree, out_primals)
+
+    def vjp_fun(cotangent: Any) -> tuple[Any, ...]:
+        flat_cts, ct_tree = tree_flatten(cotangent)
+        if ct_tree != out_tree:
+            raise FungradTypeError(
+                f"{transformation}: the cotangent must have the same pytree structure as the "
+                f"function's output, but got\n  output:    {out_tree}\n  cotangent: {ct_tree}"
+            )
+        cts = []
+        for i, (ct, aval, zero) in enumerate(zip(flat_cts, out_avals, zero_outs)):
+            ct = _check_cotangent(transformation, ct, aval, out_tree, i)
+            if not zero:
+                cts.append(ct)
+        in_cts = iter(backward_pass(jaxpr.jaxpr, jaxpr.consts, cts, transformation))
+        flat = []
+        for p, aval in zip(flat_primals, tangent_avals):
+            ct = next(in_cts) if aval is not None else Zero(get_aval(p))
+            flat.append(_writeable(zeros_for(ct.aval) if type(ct) is Zero else ct))
+        return tree_unflatten(in_tree, flat)
+
+    if has_aux:
+        return primals_out, vjp_fun, flat_fun.aux
+    return primals_out, vjp_fun
+
+
+def _check_cotangent(transformation, ct, aval, out_tree, i):
+    ct = _as_array(ct, lambda: f"{transformation}: cotangent leaf {i}")
+    ct_aval = get_aval(ct)
+    if ct_aval.shape != aval.shape:
+        raise FungradValueError(
+            f"{transformation}: cotangent leaf {i} has shape {ct_aval.shape}, but the "
+            f"corresponding output has shape {aval.shape}; they must match."
+        )
+    if ct_aval.dtype != aval.dtype and isinstance(ct, np.ndarray):
+        ct = ct.astype(aval.dtype)
+    return ct
+
+
+def value_and_grad(
+    fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False
+) -> Callable[..., Any]:
+    """Like :func:`grad`, but the new function returns ``(value, gradient)``.
+
+    With ``has_aux=True`` it returns ``((value, aux), gradient)``.
+
+    >>> import fungrad, fungrad.numpy as fnp
+    >>> value, g = fungrad.value_and_grad(lambda x: fnp.sum(x ** 2))(fnp.array([1.0, 2.0]))
+    >>> float(value), g.tolist()
+    (5.0, [2.0, 4.0])
+    """
+    argnums_t = _normalize_argnums("grad", argnums)
+
+    @functools.wraps(fun)
+    def value_and_grad_f(*args: Any, **kwargs: Any) -> Any:
+        resolved = _check_argnums("grad", argnums_t, len(args))
+        restricted = _partial_argnums(fun, args, resolved, kwargs)
+        diff_args = [args[i] for i in resolved]
+        out, vjp_fun, *aux = _vjp("grad", restricted, diff_args, resolved, has_aux)
+        _check_scalar_output(out, has_aux)
+        g = vjp_fun(np.ones((), get_aval(out).dtype))
+        g = g[0] if isinstance(argnums, int) else g
+        return ((out, aux[0]) if has_aux else out), g
+
+    return value_and_grad_f
+
+
+def grad(
+    fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False
+) -> Callable[..., Any]:
+    """The gradient of a scalar-valued ``fun`` with respect to argument(s) ``argnums``.
+
+    The gradient has the pytree structure of the differentiated argument (a tuple of
+    them when ``argnums`` is a tuple). With ``has_aux=True``, ``fun`` returns
+    ``(loss, aux)`` and the new function returns ``(gradient, aux)``.
+
+    >>> import fungrad, fungrad.numpy as fnp
+    >>> float(fungrad.grad(fnp.tanh)(0.0))
+    1.0
+    >>> fungrad.grad(lambda p: p["w"] * p["b"])({"w": 2.0, "b": 3.0})
+    {'b': array(2.), 'w': array(3.)}
+    """
+    value_and_grad_f = value_and_grad(fun, argnums, has_aux)
+
+    @functools.wraps(fun)
+    def grad_f(*args: Any, **kwargs: Any) -> Any:
+        value, g = value_and_grad_f(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+
+    return grad_f
+
+
+def _check_scalar_output(out: Any, has_aux: bool) -> None:
+    if isinstance(out, (tuple, list, dict)):
+        hint = (
+            " If the function returns (loss, extras), pass has_aux=True."
+            if isinstance(out, (tuple, list)) and not has_aux
+            else ""
+        )
+        raise FungradTypeError(
+            f"grad requires a scalar output, but the function returned a "
+            f"{type(out).__name__} of {len(out)} values.{hint} To differentiate several "
+            "outputs use jacrev or vjp."
+        )
+    aval = get_aval(out)
+    if aval.shape != ():
+        raise FungradTypeError(
+            f"grad requires a scalar output, but the function returned an array of shape "
+            f"{aval.shape}. To differentiate a vector-valued function use jacrev or vjp; "
+            "if the function returns (loss, extras), pass has_aux=True."
+        )
+    if not dtypes.is_differentiable(aval.dtype) or aval.dtype.kind == "c":
+        raise FungradTypeError(
+            f"grad requires a real floating-point output, but the function returned dtype "
+            f"{aval.dtype}."
+        )
+
+
+def linear_transpose(fun: Callable, *primals: Any) -> Callable[..., tuple[Any, ...]]:
+    """The transpose of a linear function ``fun``, traced at ``primals``' shapes and dtypes.
+
+    ``primals`` give only shapes and dtypes; the returned function maps an output
+    cotangent to a tuple of input cotangents. If ``fun`` is not linear, calling the
+    transpose raises an error naming the non-linear operation.
+
+    >>> import fungrad, fungrad.numpy as fnp
+    >>> f_t = fungrad.linear_transpose(lambda x: 2.0 * x, fnp.ones(2))
+    >>> f_t(fnp.array([1.0, 3.0]))[0].tolist()
+    [2.0, 6.0]
+    """
+    argnums = tuple(range(len(primals)))
+    flat_primals, in_tree, names = _flatten_args("linear_transpose", fun, primals, argnums)
+    _check_differentiable("linear_transpose", flat_primals, names)
+    in_avals = [get_aval(p).strip_weak_type() for p in flat_primals]
+    flat_fun = _FlatFun("linear_transpose", fun, in_tree, False)
+    jaxpr, outs = trace_to_jaxpr(flat_fun, in_avals, names, "linear_transpose")
+    out_tree = flat_fun.out_tree
+    out_avals = [get_aval(o) for o in outs]
+
+    def transpose_fun(cotangent: Any) -> tuple[Any, ...]:
+        flat_cts, ct_tree = tree_flatten(cotangent)
+        if ct_tree != out_tree:
+            raise FungradTypeError(
+                "linear_transpose: the cotangent must have the same pytree structure as the "
+                f"function's output, but got\n  output:    {out_tree}\n  cotangent: {ct_tree}"
+            )
+        cts = [
+            _check_cotangent("linear_transpose", ct, aval, out_tree, i)
+            for i, (ct, aval) in enumerate(zip(flat_cts, out_avals))
+        ]
+        in_cts = backward_pass(jaxpr.jaxpr, jaxpr.consts, cts, "linear_transpose")
+        flat = [_writeable(zeros_for(c.aval) if type(c) is Zero else c) for c in in_cts]
+        return tree_unflatten(in_tree, flat)
+
+    return transpose_fun
+
+
+# ---------------------------------------------------------------------------------------
+# Jacobians and Hessians
+
+
+def _basis(aval: ShapedArray) -> list[np.ndarray]:
+    size = int(np.prod(aval.shape, dtype=np.int64))
+    eye = np.eye(size, dtype=aval.dtype)
+    return [row.reshape(aval.shape) for row in eye]
+
+
+def jacrev(
+    fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False
+) -> Callable[..., Any]:
+    """The Jacobian of ``fun`` by reverse mode: one vjp per output element.
+
+    The result has the output's pytree structure outside and the input's inside; each
+    leaf has shape ``out.shape + in.shape``.
+
+    >>> import fungrad, fungrad.numpy as fnp
+    >>> fungrad.jacrev(lambda x: x ** 2)(fnp.array([1.0, 2.0])).tolist()
+    [[2.0, 0.0], [0.0, 4.0]]
+    """
+    argnums_t = _normalize_argnums("jacrev", argnums)
+
+    @functools.wraps(fun)
+    def jacrev_f(*args: Any, **kwargs: Any) -> Any:
+        resolved = _check_argnums("jacrev", argnums_t, len(args))
+        restricted = _partial_argnums(fun, args, resolved, kwargs)
+        diff_args = [args[i] for i in resolved]
+        out, vjp_fun, *aux = _vjp("jacrev", restricted, diff_args, resolved, has_aux)
+        out_leaves, out_tree = tree_flatten(out)
+        in_leaves, in_tree = tree_flatten(tuple(diff_args))
+        in_avals = [get_aval(_as_array(x, lambda: "")) for x in in_leaves]
+        rows_per_out = []
+        for i, leaf in enumerate(out_leaves):
+            aval = get_aval(leaf)
+            if not dtypes.is_differentiable(aval.dtype):
+                raise FungradTypeError(
+                    f"jacrev requires floating-point outputs, but output leaf {i} has dtype "
+                    f"{aval.dtype}."
+                )
+            per_input: list[list[Any]] = [[] for _ in in_leaves]
+            for e in _basis(aval):
+                cts = [e if j == i else zeros_for(get_aval(o)) for j, o in enumerate(out_leaves)]
+                in_cts, _ = tree_flatten(vjp_fun(tree_unflatten(out_tree, cts)))
+                for k, c in enumerate(in_cts):
+                    per_input[k].append(c)
+            rows_per_out.append(
+                [
+                    _stack_jacobian(rows, aval.shape, a.shape)
+                    for rows, a in zip(per_input, in_avals)
+                ]
+            )
+        jac = _nest(out_tree, in_tree, rows_per_out, isinstance(argnums, int))
+        return (jac, aux[0]) if has_aux else jac
+
+    return jacrev_f
+
+
+def jacfwd(
+    fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False
+) -> Callable[..., Any]:
+    """The Jacobian of ``fun`` by forward mode: one jvp per input element.
+
+    Same layout as :func:`jacrev`: output structure outside, input structure inside,
+    each leaf of shape ``out.shape + in.shape``.
+
+    >>> import fungrad, fungrad.numpy as fnp
+    >>> fungrad.jacfwd(lambda x: x[0] * x[1])(fnp.array([3.0, 4.0])).tolist()
+    [4.0, 3.0]
+    """
+    argnums_t = _normalize_argnums("jacfwd", argnums)
+
+    @functools.wraps(fun)
+    def jacfwd_f(*args: Any, **kwargs: Any) -> Any:
+        resolved = _check_argnums("jacfwd", argnums_t, len(args))
+        restricted = _partial_argnums(fun, args, resolved, kwargs)
+        diff_args = [args[i] for i in resolved]
+        flat_primals, in_tree, names = _flatten_args("jacfwd", restricted, diff_args, resolved)
+        _check_differentiable("jacfwd", flat_primals, names)
+        flat_fun = _FlatFun("jacfwd", restricted, in_tree, has_aux)
+        out_primals, jaxpr, zero_outs, _ = _linearize(flat_fun, flat_primals, "jacfwd")
+        out_tree = flat_fun.out_tree
+        from fungrad.core import eval_jaxpr
+
+        in_avals = [get_aval(p) for p in flat_primals]
+        out_avals = [get_aval(p) for p in out_primals]
+        columns: list[list[list[Any]]] = [[[] for _ in flat_primals] for _ in out_primals]
+        for k, aval in enumerate(in_avals):
+            for e in _basis(aval):
+                tangents = [e if j == k else zeros_for(a) for j, a in enumerate(in_avals)]
+                results = iter(eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, *tangents))
+                for i, (out_aval, zero) in enumerate(zip(out_avals, zero_outs)):
+                    columns[i][k].append(zeros_for(out_aval) if zero else next(results))
+        blocks = [
+            [
+                _stack_jacobian(cols, in_a.shape, out_a.shape, transpose_result=True)
+                for cols, in_a in zip(columns[i], in_avals)
+            ]
+            for i, out_a in enumerate(out_avals)
+        ]
+        jac = _nest(out_tree, in_tree, blocks, isinstance(argnums, int))
+        return (jac, flat_fun.aux) if has_aux else jac
+
+    return jacfwd_f
+
+
+def _stack_jacobian(
+    pieces: list[Any],
+    lead_shape: tuple[int, ...],
+    trail_shape: tuple[int, ...],
+    transpose_result: bool = False,
+) -> Any:
+    """Stack one piece per basis vector into a Jacobian block.
+
+    Rows (jacrev) are indexed by output elements: the result has shape
+    ``lead + trail``. Columns (jacfwd, ``transpose_result``) are indexed by input
+    elements and are moved to the end: ``trail + lead``.
+    """
+    import fungrad.numpy as fnp
+
+    stacked = fnp.stack([fnp.reshape(p, (-1,)) for p in pieces]) if pieces else None
+    if stacked is None:
+        return np.zeros(trail_shape + lead_shape if transpose_result else lead_shape + trail_shape)
+    if transpose_result:
+        return fnp.reshape(fnp.transpose(stacked), trail_shape + lead_shape)
+    return fnp.reshape(stacked, lead_shape + trail_shape)
+
+
+def _nest(out_tree: PyTreeDef, in_tree: PyTreeDef, blocks: list[list[Any]], single: bool):
+    """Arrange Jacobian blocks: output structure outside, argument structure inside."""
+    per_out = []
+    for row in blocks:
+        inner = tree_unflatten(in_tree, [_writeable(b) for b in row])
+        per_out.append(inner[0] if single else inner)
+    return tree_unflatten(out_tree, per_out)
+
+
+def hessian(
+    fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False
+) -> Callable[..., Any]:
+    """The Hessian of a scalar ``fun``: ``jacfwd(jacrev(fun))``.
+
+    >>> import fungrad, fungrad.numpy as fnp
+    >>> fungrad.hessian(lambda x: fnp.sum(x ** 3))(fnp.array([1.0, 2.0])).tolist()
+    [[6.0, 0.0], [0.0, 12.0]]
+    """
+    return jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)
+
+
+# ---------------------------------------------------------------------------------------
+# Tracing to a jaxpr
+
+
+def make_jaxpr(
+    fun: Callable, static_argnums: int | Sequence[int] = ()
+) -> Callable[..., ClosedJaxpr]:
+    """A function that traces ``fun`` on example arguments and returns its jaxpr.
+
+    Only shapes and dtypes of the arguments matter, except for ``static_argnums``,
+    whose values are used as they are (so Python control flow may depend on them).
+
+    >>> import fungrad, fungrad.numpy as fnp
+    >>> print(fungrad.make_jaxpr(lambda x: fnp.sin(x) * 2.0)(fnp.ones(3)))
+    { lambda ; a:f64[3]. let
+        b:f64[3] = sin a
+        c:f64[3] = mul b 2.0:f64[]
+      in (c,) }
+    """
+    static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+
+    @functools.wraps(fun)
+    def make_jaxpr_f(*args: Any, **kwargs: Any) -> ClosedJaxpr:
+        resolved_static = _check_argnums("make_jaxpr", static, len(args)) if static else ()
+        dynamic = tuple(i for i in range(len(args)) if i not in resolved_static)
+        restricted = _partial_argnums(fun, args, dynamic, kwargs)
+        flat, in_tree, names = _flatten_args(
+            "make_jaxpr", restricted, [args[i] for i in dynamic], dynamic
+        )
+        in_avals = [get_aval(x).strip_weak_type() for x in flat]
+        flat_fun = _FlatFun("make_jaxpr", restricted, in_tree, False)
+        jaxpr, _ = trace_to_jaxpr(flat_fun, in_avals, names, "make_jaxpr")
+        return jaxpr
+
+    return make_jaxpr_f
+
+
+def tree_stop_gradient(tree: Any) -> Any:
+    from fungrad.primitives.elementwise import stop_gradient
+
+    return tree_map(stop_gradient, tree)

@@ -1,0 +1,561 @@
+"""The core: abstract values, the jaxpr IR and its printer, primitives, tracers,
+the current interpreter, and the evaluation interpreter at the bottom.
+
+Every array operation is a :class:`Primitive`. ``prim.bind(*args, **params)`` hands
+the primitive to the *current interpreter*. With no transformation active that is
+:class:`EvalInterpreter`, which runs the primitive's NumPy implementation. A
+transformation installs its own interpreter for the duration of the call; that
+interpreter owns the tracers it creates and treats every other value as a constant
+(the ``x.interpreter is self`` check), which is what keeps nested transformations
+from confusing each other's perturbations.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from fungrad import dtypes
+from fungrad.errors import EscapedTracerError, MissingRuleError, ShapeError
+
+# ---------------------------------------------------------------------------------------
+# Abstract values
+
+
+class ShapedArray:
+    """The abstract value of an array: its shape and dtype (and whether it is weakly typed)."""
+
+    __slots__ = ("shape", "dtype", "weak_type")
+
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype, weak_type: bool = False):
+        self.shape = shape
+        self.dtype = dtype
+        self.weak_type = weak_type
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def str_short(self) -> str:
+        return f"{dtypes.short_name(self.dtype)}[{','.join(map(str, self.shape))}]"
+
+    def __repr__(self) -> str:
+        weak = ", weak_type=True" if self.weak_type else ""
+        return f"ShapedArray({self.shape}, {self.dtype}{weak})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            type(other) is ShapedArray
+            and self.shape == other.shape
+            and self.dtype == other.dtype
+            and self.weak_type == other.weak_type
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.shape, self.dtype, self.weak_type))
+
+    def strip_weak_type(self) -> ShapedArray:
+        return ShapedArray(self.shape, self.dtype) if self.weak_type else self
+
+
+_WEAK_SCALAR_AVALS = {
+    float: ShapedArray((), np.dtype(np.float64), True),
+    int: ShapedArray((), np.dtype(np.int64), True),
+    complex: ShapedArray((), np.dtype(np.complex128), True),
+    bool: ShapedArray((), np.dtype(np.bool_), False),
+}
+
+
+def get_aval(x: Any) -> ShapedArray:
+    """The abstract value of any array-like value fungrad accepts, tracers included."""
+    if isinstance(x, Tracer):
+        return x.aval
+    t = type(x)
+    if t is np.ndarray or isinstance(x, np.generic):
+        return ShapedArray(x.shape, x.dtype)
+    aval = _WEAK_SCALAR_AVALS.get(t)
+    if aval is not None:
+        return aval
+    if isinstance(x, (bool, int, float, complex, np.ndarray, list, tuple)):
+        arr = np.asarray(x)
+        if arr.dtype != object:
+            return ShapedArray(arr.shape, arr.dtype)
+    raise TypeError(
+        f"fungrad cannot use a value of type {type(x).__name__} as an array: {x!r:.80}. "
+        "Pass NumPy arrays, Python scalars, or nested lists of numbers."
+    )
+
+
+def is_array_like(x: Any) -> bool:
+    return isinstance(x, (Tracer, np.ndarray, np.generic, float, int, complex, bool))
+
+
+class Zero:
+    """A symbolic zero tangent or cotangent: known to be zero, never materialised."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+
+    def __repr__(self) -> str:
+        return f"Zero({self.aval.str_short()})"
+
+    @staticmethod
+    def like(x: Any) -> Zero:
+        return Zero(get_aval(x))
+
+
+def zeros_for(aval: ShapedArray) -> np.ndarray:
+    """A materialised zero for a tangent of ``aval`` (float0 for integer values)."""
+    if dtypes.is_differentiable(aval.dtype):
+        return np.zeros(aval.shape, aval.dtype)
+    return np.zeros(aval.shape, dtypes.float0)
+
+
+# ---------------------------------------------------------------------------------------
+# The IR: variables, literals, equations, jaxprs
+
+
+class Var:
+    """A variable in a jaxpr, typed by an abstract value. Named only when printed."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+
+    def __repr__(self) -> str:
+        return f"Var({self.aval.str_short()})"
+
+
+class Literal:
+    """A constant scalar written inline in a jaxpr."""
+
+    __slots__ = ("value", "aval")
+
+    def __init__(self, value: Any, aval: ShapedArray):
+        self.value = value
+        self.aval = aval
+
+    def __repr__(self) -> str:
+        return f"Literal({self.value!r})"
+
+
+Atom = Var | Literal
+
+
+class Eqn:
+    """One primitive application: ``outputs = primitive[params] inputs``."""
+
+    __slots__ = ("primitive", "inputs", "params", "outputs", "source_info")
+
+    def __init__(
+        self,
+        primitive: Primitive,
+        inputs: list[Atom],
+        params: dict[str, Any],
+        outputs: list[Var],
+        source_info: str | None = None,
+    ):
+        self.primitive = primitive
+        self.inputs = inputs
+        self.params = params
+        self.outputs = outputs
+        self.source_info = source_info
+
+
+class Jaxpr:
+    """A typed program: constants, inputs, a flat list of equations, outputs."""
+
+    __slots__ = ("constvars", "invars", "eqns", "outvars")
+
+    def __init__(
+        self,
+        constvars: list[Var],
+        invars: list[Var],
+        eqns: list[Eqn],
+        outvars: list[Atom],
+    ):
+        self.constvars = constvars
+        self.invars = invars
+        self.eqns = eqns
+        self.outvars = outvars
+
+    def __str__(self) -> str:
+        return pprint_jaxpr(self)
+
+    def pretty_print(self, source_info: bool = False) -> str:
+        """The printed program; with ``source_info=True`` each equation shows its line."""
+        return pprint_jaxpr(self, source_info=source_info)
+
+    __repr__ = __str__
+
+
+class ClosedJaxpr:
+    """A jaxpr together with the values of its constvars."""
+
+    __slots__ = ("jaxpr", "consts")
+
+    def __init__(self, jaxpr: Jaxpr, consts: Sequence[Any]):
+        self.jaxpr = jaxpr
+        self.consts = list(consts)
+
+    @property
+    def eqns(self) -> list[Eqn]:
+        return self.jaxpr.eqns
+
+    @property
+    def in_avals(self) -> list[ShapedArray]:
+        return [v.aval for v in self.jaxpr.invars]
+
+    @property
+    def out_avals(self) -> list[ShapedArray]:
+        return [v.aval for v in self.jaxpr.outvars]
+
+    def pretty_print(self, source_info: bool = False) -> str:
+        return pprint_jaxpr(self.jaxpr, source_info=source_info)
+
+    def __str__(self) -> str:
+        return pprint_jaxpr(self.jaxpr)
+
+    __repr__ = __str__
+
+
+def _var_names() -> Callable[[], str]:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+
+    def names():
+        for length in itertools.count(1):
+            for chars in itertools.product(letters, repeat=length):
+                yield "".join(chars)
+
+    return names().__next__
+
+
+def _format_param(value: Any) -> str:
+    if isinstance(value, np.dtype):
+        return value.name
+    if isinstance(value, type) and issubclass(value, np.generic):
+        return np.dtype(value).name
+    return repr(value)
+
+
+def pprint_jaxpr(jaxpr: Jaxpr, source_info: bool = False) -> str:
+    """Render a jaxpr in the familiar ``{ lambda consts ; args . let eqns in outs }`` form."""
+    next_name = _var_names()
+    names: dict[int, str] = {}
+
+    def atom(a: Atom) -> str:
+        if isinstance(a, Literal):
+            return f"{a.value!r}:{a.aval.str_short()}"
+        name = names.get(id(a))
+        if name is None:
+            name = names[id(a)] = next_name()
+        return name
+
+    def binder(v: Var) -> str:
+        return f"{atom(v)}:{v.aval.str_short()}"
+
+    consts = " ".join(binder(v) for v in jaxpr.constvars)
+    args = " ".join(binder(v) for v in jaxpr.invars)
+    lines = [f"{{ lambda {consts}{' ' if consts else ''}; {args}. let"]
+    for eqn in jaxpr.eqns:
+        outs = " ".join(binder(v) for v in eqn.outputs)
+        params = ""
+        if eqn.params:
+            params = (
+                "["
+                + " ".join(f"{k}={_format_param(v)}" for k, v in sorted(eqn.params.items()))
+                + "]"
+            )
+        ins = " ".join(atom(a) for a in eqn.inputs)
+        line = f"    {outs} = {eqn.primitive.name}{params} {ins}"
+        if source_info and eqn.source_info:
+            line += f"    # {eqn.source_info}"
+        lines.append(line)
+    outs = ", ".join(atom(a) for a in jaxpr.outvars)
+    lines.append(f"  in ({outs}{',' if len(jaxpr.outvars) == 1 else ''}) }}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------
+# Primitives
+
+
+class Primitive:
+    """An operation that interpreters know by name, with one rule per interpreter.
+
+    ``impl`` runs it on NumPy values; ``abstract_eval`` maps input avals to the
+    output aval (the shape/dtype rule); ``jvp`` pushes tangents; ``transpose`` is set
+    only for primitives linear in some input; ``batch`` is the vmap rule.
+    """
+
+    __slots__ = ("name", "multiple_results", "impl", "abstract_eval", "jvp", "transpose", "batch")
+
+    def __init__(self, name: str, multiple_results: bool = False):
+        self.name = name
+        self.multiple_results = multiple_results
+        self.impl: Callable[..., Any] | None = None
+        self.abstract_eval: Callable[..., Any] | None = None
+        self.jvp: Callable[..., Any] | None = None
+        self.transpose: Callable[..., Any] | None = None
+        self.batch: Callable[..., Any] | None = None
+
+    def bind(self, *args: Any, **params: Any) -> Any:
+        return _state.current.process_primitive(self, args, params)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+#: Every primitive ever created, by name; the completeness test walks it.
+primitives: dict[str, Primitive] = {}
+
+
+def new_primitive(name: str, multiple_results: bool = False) -> Primitive:
+    assert name not in primitives, f"primitive {name!r} defined twice"
+    prim = primitives[name] = Primitive(name, multiple_results)
+    return prim
+
+
+def missing_rule(prim: Primitive, rule: str) -> MissingRuleError:
+    return MissingRuleError(
+        f"primitive '{prim.name}' has no {rule} rule: a gap in fungrad, not in your code. "
+        "Please report it."
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Tracers and interpreters
+
+
+class Tracer:
+    """A value owned by one interpreter during one transformation call.
+
+    Array methods and operators (``+``, ``@``, ``.T``, ``.sum()``, indexing, ...) are
+    installed by :mod:`fungrad.numpy`, so a tracer reads like a NumPy array.
+    """
+
+    __slots__ = ("interpreter",)
+    # Make NumPy defer to our reflected operators: ``ndarray * tracer`` calls
+    # ``tracer.__rmul__`` instead of building an object array.
+    __array_priority__ = 1000
+    __array_ufunc__ = None
+
+    interpreter: Interpreter
+
+    @property
+    def aval(self) -> ShapedArray:
+        raise NotImplementedError
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.aval.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.aval.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d (scalar) traced array")
+        return self.shape[0]
+
+    def to_concrete(self) -> Any:
+        """The concrete NumPy value behind this tracer, if the interpreter has one."""
+        raise NotImplementedError
+
+    def __bool__(self) -> bool:
+        return bool(self.to_concrete())
+
+    def __int__(self) -> int:
+        return int(self.to_concrete())
+
+    def __float__(self) -> float:
+        return float(self.to_concrete())
+
+    def __complex__(self) -> complex:
+        return complex(self.to_concrete())
+
+    def __index__(self) -> int:
+        return int(np.asarray(self.to_concrete()).__index__())
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        raise TypeError(
+            f"A fungrad tracer ({self.aval.str_short()}, traced by "
+            f"`{self.interpreter.transformation}`) was passed to a NumPy function, which "
+            "cannot see through it and would silently drop its derivative. Use "
+            "`import fungrad.numpy as fnp` and the fnp function of the same name inside "
+            "transformed functions."
+        )
+
+    def __repr__(self) -> str:
+        return f"Traced<{self.aval.str_short()}>(from {self.interpreter.transformation})"
+
+    def __iter__(self):
+        if not self.shape:
+            raise TypeError("iteration over a 0-d (scalar) traced array")
+        return (self[i] for i in range(self.shape[0]))
+
+
+class Interpreter:
+    """Base of all interpreters. ``transformation`` names the user-facing transformation."""
+
+    __slots__ = ("parent", "transformation", "closed")
+
+    def __init__(self, parent: Interpreter | None, transformation: str):
+        self.parent = parent
+        self.transformation = transformation
+        self.closed = False
+
+    def process_primitive(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
+        raise NotImplementedError
+
+    def forward_to_parent(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
+        """Run ``prim`` on values this interpreter does not own: the parent handles them."""
+        _state.current = parent = self.parent
+        try:
+            return parent.process_primitive(prim, args, params)
+        finally:
+            _state.current = self
+
+
+class _State:
+    __slots__ = ("current",)
+
+    def __init__(self) -> None:
+        self.current: Interpreter = EvalInterpreter(None, "eval")
+
+
+class EvalInterpreter(Interpreter):
+    """The bottom interpreter: runs each primitive's NumPy implementation."""
+
+    __slots__ = ()
+
+    def process_primitive(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
+        for x in args:
+            if isinstance(x, Tracer):
+                raise escaped_tracer_error(x)
+        try:
+            return prim.impl(*args, **params)
+        except ValueError as err:
+            if isinstance(err, ShapeError):
+                raise
+            shapes = ", ".join(get_aval(x).str_short() for x in args)
+            raise ShapeError(
+                f"{prim.name} cannot be applied to operands {shapes}"
+                f"{_format_params(params)} (at {user_source_line()}): {err}"
+            ) from err
+        except TypeError:
+            if prim.impl is None:
+                raise missing_rule(prim, "implementation") from None
+            raise
+
+
+def _format_params(params: dict) -> str:
+    if not params:
+        return ""
+    return " with " + ", ".join(f"{k}={_format_param(v)}" for k, v in params.items())
+
+
+_state = _State()
+
+
+def current_interpreter() -> Interpreter:
+    return _state.current
+
+
+class activate:
+    """Context manager making ``interpreter`` current; on exit it is closed for good."""
+
+    __slots__ = ("interpreter", "previous", "close")
+
+    def __init__(self, interpreter: Interpreter, close: bool = True):
+        self.interpreter = interpreter
+        self.close = close
+
+    def __enter__(self) -> Interpreter:
+        self.previous = _state.current
+        _state.current = self.interpreter
+        return self.interpreter
+
+    def __exit__(self, *exc: Any) -> None:
+        _state.current = self.previous
+        if self.close:
+            self.interpreter.closed = True
+
+
+def escaped_tracer_error(tracer: Tracer) -> EscapedTracerError:
+    interp = tracer.interpreter
+    state = "has already returned" if interp.closed else "is not the one running here"
+    return EscapedTracerError(
+        f"Encountered a tracer ({tracer.aval.str_short()}) created by a `{interp.transformation}` "
+        f"transformation that {state}: an escaped tracer. This happens when a value "
+        "computed inside a transformed function is stored outside it (in a global, a "
+        "list, or an attribute) and used later. Return the value from the function "
+        "instead."
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Source lines, so that equations and errors can name the user's code
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def user_source_line() -> str | None:
+    """``file.py:line`` of the innermost frame outside fungrad, or None."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    return f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+
+
+# ---------------------------------------------------------------------------------------
+# Evaluating a jaxpr
+
+
+def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], *args: Any) -> list[Any]:
+    """Run a jaxpr, binding each equation to the current interpreter; returns the outputs.
+
+    With no transformation active this computes values; under a transformation the
+    program is re-traced, which is how jaxprs compose with every interpreter.
+    """
+    if len(consts) != len(jaxpr.constvars) or len(args) != len(jaxpr.invars):
+        raise TypeError(
+            f"eval_jaxpr: the jaxpr takes {len(jaxpr.constvars)} consts and "
+            f"{len(jaxpr.invars)} arguments, got {len(consts)} and {len(args)}"
+        )
+    env: dict[Var, Any] = dict(zip(jaxpr.constvars, consts))
+    env.update(zip(jaxpr.invars, args))
+
+    def read(a: Atom) -> Any:
+        return a.value if type(a) is Literal else env[a]
+
+    for eqn in jaxpr.eqns:
+        out = eqn.primitive.bind(*map(read, eqn.inputs), **eqn.params)
+        if eqn.primitive.multiple_results:
+            env.update(zip(eqn.outputs, out))
+        else:
+            env[eqn.outputs[0]] = out
+    return [read(a) for a in jaxpr.outvars]

@@ -1,0 +1,36 @@
+"""Exception classes for user mistakes, kept in one place.
+
+Each subclasses the builtin exception that fits, so ``except TypeError`` in user
+code keeps working. Internal invariants use ``assert``; a missing rule raises
+:class:`MissingRuleError`, which says the gap is fungrad's, not the user's.
+"""
+
+from __future__ import annotations
+
+
+class FungradTypeError(TypeError):
+    """A value of the wrong kind reached a transformation (dtype, structure, output shape)."""
+
+
+class FungradValueError(ValueError):
+    """A value has the wrong shape or an argument is out of range."""
+
+
+class ShapeError(FungradValueError):
+    """A primitive was applied to operands whose shapes do not fit together."""
+
+
+class ConcretizationError(FungradTypeError):
+    """Python needed a concrete value (``if``, ``int()``, indexing) but the value is abstract."""
+
+
+class EscapedTracerError(FungradTypeError):
+    """A tracer was used after the transformation that created it had returned."""
+
+
+class MissingRuleError(NotImplementedError):
+    """A primitive lacks a rule that a transformation needs: a gap in fungrad."""
+
+
+class NonLinearError(FungradTypeError):
+    """A function passed to ``linear_transpose`` is not linear in its inputs."""

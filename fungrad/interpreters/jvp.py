@@ -1,0 +1,164 @@
+"""Forward mode: the jvp interpreter, and the helpers rule writers use to define jvp rules.
+
+A :class:`JVPTracer` carries a primal and a tangent; the tangent may be a symbolic
+:class:`~fungrad.core.Zero`. The interpreter runs each primitive's jvp rule with its
+parent current, so the parent sees the primal computation (and, under ``linearize``,
+the partial evaluator stages the tangent computation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fungrad.core import (
+    Interpreter,
+    Primitive,
+    Tracer,
+    Zero,
+    _state,
+    get_aval,
+    missing_rule,
+)
+
+
+class JVPTracer(Tracer):
+    __slots__ = ("primal", "tangent")
+
+    def __init__(self, interpreter: JVPInterpreter, primal: Any, tangent: Any):
+        self.interpreter = interpreter
+        self.primal = primal
+        self.tangent = tangent
+
+    @property
+    def aval(self):
+        return get_aval(self.primal).strip_weak_type()
+
+    @property
+    def shape(self):
+        p = self.primal
+        return p.shape if hasattr(p, "shape") else ()
+
+    def to_concrete(self) -> Any:
+        p = self.primal
+        return p.to_concrete() if isinstance(p, Tracer) else p
+
+
+class JVPInterpreter(Interpreter):
+    __slots__ = ()
+
+    def process_primitive(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
+        primals = []
+        tangents = []
+        own = False
+        for x in args:
+            if type(x) is JVPTracer and x.interpreter is self:
+                own = True
+                primals.append(x.primal)
+                tangents.append(x.tangent)
+            else:
+                primals.append(x)
+                tangents.append(None)
+        if not own:
+            # Nothing here depends on our perturbation: the parent computes it.
+            return self.forward_to_parent(prim, args, params)
+        for i, t in enumerate(tangents):
+            if t is None:
+                tangents[i] = Zero(get_aval(primals[i]))
+        rule = prim.jvp
+        if rule is None:
+            raise missing_rule(prim, "jvp")
+        _state.current = self.parent
+        try:
+            primal_out, tangent_out = rule(primals, tangents, **params)
+        finally:
+            _state.current = self
+        if prim.multiple_results:
+            return [JVPTracer(self, p, t) for p, t in zip(primal_out, tangent_out)]
+        return JVPTracer(self, primal_out, tangent_out)
+
+    def unpack(self, x: Any) -> tuple[Any, Any]:
+        """(primal, tangent) of an output: values we do not own have a zero tangent."""
+        if type(x) is JVPTracer and x.interpreter is self:
+            return x.primal, x.tangent
+        return x, Zero(get_aval(x))
+
+
+def jvp_flat(
+    fun: Callable[..., Sequence[Any]],
+    primals: Sequence[Any],
+    tangents: Sequence[Any],
+    transformation: str = "jvp",
+) -> tuple[list[Any], list[Any]]:
+    """Push ``tangents`` (values or Zero) through ``fun`` at ``primals``; flat lists in and out."""
+    from fungrad.core import activate
+
+    interp = JVPInterpreter(_state.current, transformation)
+    tracers = [JVPTracer(interp, p, t) for p, t in zip(primals, tangents)]
+    with activate(interp):
+        outs = fun(*tracers)
+    pairs = [interp.unpack(x) for x in outs]
+    return [p for p, _ in pairs], [t for _, t in pairs]
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers for rule writers
+
+
+def defjvp(prim: Primitive, *partials: Callable[..., Any] | None) -> None:
+    """Define ``prim``'s jvp from one linear map per input: ``partial(t, ans, *args, **params)``.
+
+    Each gives the output tangent contributed by that input's tangent ``t``; ``ans``
+    is the primal output. ``None`` marks an input with no derivative. Symbolic-zero
+    tangents are skipped, so a rule never sees a Zero.
+    """
+
+    def jvp_rule(primals, tangents, **params):
+        ans = prim.bind(*primals, **params)
+        out = None
+        for partial, t in zip(partials, tangents):
+            if partial is None or type(t) is Zero:
+                continue
+            contribution = partial(t, ans, *primals, **params)
+            out = contribution if out is None else add_tangents(out, contribution)
+        if out is None:
+            return ans, Zero(get_aval(ans))
+        return ans, broadcast_tangent(out, ans)
+
+    prim.jvp = jvp_rule
+
+
+def deflinear_jvp(prim: Primitive) -> None:
+    """jvp of a primitive linear in all its inputs: apply it to the tangents."""
+
+    def jvp_rule(primals, tangents, **params):
+        ans = prim.bind(*primals, **params)
+        if all(type(t) is Zero for t in tangents):
+            return ans, Zero(get_aval(ans))
+        tangents = [instantiate(t) for t in tangents]
+        return ans, prim.bind(*tangents, **params)
+
+    prim.jvp = jvp_rule
+
+
+def zero_jvp(prim: Primitive) -> None:
+    """jvp of a primitive whose output has no derivative (comparisons, integer outputs)."""
+
+    def jvp_rule(primals, tangents, **params):
+        ans = prim.bind(*primals, **params)
+        if prim.multiple_results:
+            return ans, [Zero(get_aval(a)) for a in ans]
+        return ans, Zero(get_aval(ans))
+
+    prim.jvp = jvp_rule
+
+
+# Tangent arithmetic needs primitives, which import this module; fungrad.primitives
+# installs the real functions here when it is imported.
+def _not_installed(*args: Any) -> Any:
+    raise AssertionError("fungrad.primitives has not been imported")
+
+
+add_tangents: Callable[[Any, Any], Any] = _not_installed
+broadcast_tangent: Callable[[Any, Any], Any] = _not_installed
+instantiate: Callable[[Any], Any] = _not_installed

@@ -1,0 +1,176 @@
+"""Staging and partial evaluation: build a jaxpr from the operations on our own tracers.
+
+A :class:`StagingInterpreter` stages every operation that touches one of its tracers
+(an *unknown* value) into a jaxpr under construction, and hands every operation on
+values it does not own (*known* values) to its parent to compute now. That one rule
+is both ``make_jaxpr`` (all inputs unknown) and partial evaluation for
+``linearize``: running the jvp interpreter on top of a staging interpreter whose
+tracers are the tangents computes primals now and stages the tangent program, a
+linear jaxpr whose constants are the residuals of the forward pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from fungrad.core import (
+    ClosedJaxpr,
+    Eqn,
+    Interpreter,
+    Jaxpr,
+    Literal,
+    Primitive,
+    ShapedArray,
+    Tracer,
+    Var,
+    Zero,
+    _state,
+    activate,
+    escaped_tracer_error,
+    get_aval,
+    missing_rule,
+    user_source_line,
+)
+from fungrad.errors import ConcretizationError, ShapeError
+from fungrad.interpreters.jvp import JVPInterpreter, JVPTracer
+
+
+class StagingTracer(Tracer):
+    __slots__ = ("var", "origin")
+
+    def __init__(self, interpreter: StagingInterpreter, var: Var, origin: str):
+        self.interpreter = interpreter
+        self.var = var
+        self.origin = origin
+
+    @property
+    def aval(self) -> ShapedArray:
+        return self.var.aval
+
+    def to_concrete(self) -> Any:
+        transformation = self.interpreter.transformation
+        raise ConcretizationError(
+            f"A concrete value was needed (for `if`, `while`, `bool()`, `int()` or an index) "
+            f"but this value is abstract under `{transformation}`: {self.aval.str_short()}, "
+            f"{self.origin}. Under {transformation} only shapes and dtypes are known, so "
+            "Python control flow cannot depend on array values. Choose values with "
+            "`fungrad.numpy.where`, or pass the argument as static "
+            "(`static_argnums=`) so its value is known while tracing."
+        )
+
+
+_SCALAR_TYPES = (float, int, bool, complex, np.generic)
+
+
+class StagingInterpreter(Interpreter):
+    __slots__ = ("eqns", "constvars", "const_values", "const_index")
+
+    def __init__(self, parent: Interpreter, transformation: str):
+        super().__init__(parent, transformation)
+        self.eqns: list[Eqn] = []
+        self.constvars: list[Var] = []
+        self.const_values: list[Any] = []
+        self.const_index: dict[int, Var] = {}
+
+    def new_arg(self, aval: ShapedArray, origin: str) -> StagingTracer:
+        return StagingTracer(self, Var(aval), origin)
+
+    def process_primitive(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
+        for x in args:
+            if type(x) is StagingTracer and x.interpreter is self:
+                break
+        else:
+            return self.forward_to_parent(prim, args, params)
+        inputs = [self.to_atom(x) for x in args]
+        rule = prim.abstract_eval
+        if rule is None:
+            raise missing_rule(prim, "shape")
+        line = user_source_line()
+        try:
+            out_aval = rule(*(a.aval for a in inputs), **params)
+        except ShapeError as err:
+            raise ShapeError(f"{err} (at {line})") from None
+        if prim.multiple_results:
+            outputs = [Var(a) for a in out_aval]
+        else:
+            outputs = [Var(out_aval)]
+        self.eqns.append(Eqn(prim, inputs, params, outputs, line))
+        origin = f"the output of `{prim.name}` at {line}"
+        tracers = [StagingTracer(self, v, origin) for v in outputs]
+        return tracers if prim.multiple_results else tracers[0]
+
+    def to_atom(self, x: Any) -> Var | Literal:
+        """The jaxpr atom for an input: our own var, a literal, or a new constvar."""
+        if type(x) is StagingTracer and x.interpreter is self:
+            return x.var
+        if isinstance(x, _SCALAR_TYPES):
+            return Literal(x, get_aval(x))
+        if isinstance(x, Tracer) and x.interpreter.closed:
+            raise escaped_tracer_error(x)
+        var = self.const_index.get(id(x))
+        if var is None:
+            var = self.const_index[id(x)] = Var(get_aval(x).strip_weak_type())
+            self.constvars.append(var)
+            self.const_values.append(x)  # also keeps id(x) from being reused
+        return var
+
+    def build(self, in_tracers: Sequence[StagingTracer], outs: Sequence[Any]) -> ClosedJaxpr:
+        """Close the interpreter and return the jaxpr from ``in_tracers`` to ``outs``."""
+        outvars = [self.to_atom(x) for x in outs]
+        invars = [t.var for t in in_tracers]
+        jaxpr = Jaxpr(self.constvars, invars, self.eqns, outvars)
+        return ClosedJaxpr(jaxpr, self.const_values)
+
+
+def trace_to_jaxpr(
+    fun: Callable[..., Sequence[Any]],
+    in_avals: Sequence[ShapedArray],
+    origins: Sequence[str],
+    transformation: str = "make_jaxpr",
+) -> tuple[ClosedJaxpr, list[Any]]:
+    """Stage ``fun`` (flat list in, flat list out) into a closed jaxpr.
+
+    Returns the jaxpr and ``fun``'s raw outputs (useful for their pytree structure).
+    """
+    interp = StagingInterpreter(_state.current, transformation)
+    tracers = [interp.new_arg(a, o) for a, o in zip(in_avals, origins)]
+    with activate(interp):
+        outs = fun(*tracers)
+    return interp.build(tracers, outs), outs
+
+
+def linearize_flat(
+    fun: Callable[..., Sequence[Any]],
+    primals: Sequence[Any],
+    tangent_avals: Sequence[ShapedArray | None],
+    transformation: str = "linearize",
+) -> tuple[list[Any], ClosedJaxpr, list[bool]]:
+    """Evaluate ``fun`` at ``primals`` and stage its jvp as a linear jaxpr.
+
+    ``tangent_avals[i]`` is None for inputs without tangents (integers). Returns the
+    primal outputs, the linear jaxpr from the non-None tangents to the output
+    tangents, and for each output whether its tangent is a symbolic zero (those
+    outputs are literal zeros in the jaxpr).
+    """
+    staging = StagingInterpreter(_state.current, transformation)
+    jvp_interp = JVPInterpreter(staging, transformation)
+    tangent_tracers = []
+    tracers = []
+    for i, (p, aval) in enumerate(zip(primals, tangent_avals)):
+        if aval is None:
+            t: Any = Zero(get_aval(p))
+        else:
+            t = staging.new_arg(aval, f"the tangent of input {i}")
+            tangent_tracers.append(t)
+        tracers.append(JVPTracer(jvp_interp, p, t))
+    with activate(jvp_interp):
+        outs = fun(*tracers)
+    pairs = [jvp_interp.unpack(x) for x in outs]
+    out_primals = [p for p, _ in pairs]
+    zero_outs = [type(t) is Zero for _, t in pairs]
+    jaxpr = staging.build(tangent_tracers, [t for _, t in pairs if type(t) is not Zero])
+    staging.closed = True
+    return out_primals, jaxpr, zero_outs

@@ -1,0 +1,96 @@
+"""Transposition: run a linear jaxpr backwards, from output cotangents to input cotangents.
+
+Every equation in a linear jaxpr (as built by partial evaluation) is linear in its
+non-constant inputs. Walking the equations in reverse, each primitive's transpose
+rule maps the cotangent of its output to cotangents of its linear inputs, which are
+summed where a variable was used more than once. Rules call ``bind``, so the
+backward pass is itself traced by whatever interpreter is current: that is how
+reverse mode nests under forward mode (``hessian``) and under itself.
+
+A transpose rule has the signature ``rule(ct, *args, **params)``: ``args`` holds
+an :class:`UndefinedPrimal` for each linear input and the value of each constant
+input; it returns one cotangent per input, ``None`` where there is none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fungrad.core import Jaxpr, Literal, ShapedArray, Var, Zero
+from fungrad.errors import NonLinearError
+from fungrad.interpreters import jvp as tangent_ops
+
+
+class UndefinedPrimal:
+    """Stands for a linear input of an equation being transposed."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+
+    def __repr__(self) -> str:
+        return f"UndefinedPrimal({self.aval.str_short()})"
+
+
+def is_undefined(x: Any) -> bool:
+    return type(x) is UndefinedPrimal
+
+
+def backward_pass(
+    jaxpr: Jaxpr,
+    consts: Sequence[Any],
+    cts_out: Sequence[Any],
+    transformation: str = "vjp",
+) -> list[Any]:
+    """Cotangents of ``jaxpr``'s invars given cotangents of its outvars (Zero allowed).
+
+    Returns one entry per invar: a value, or a Zero when nothing reached it.
+    """
+    known: dict[Var, Any] = dict(zip(jaxpr.constvars, consts))
+    cts: dict[Var, Any] = {}
+
+    def write_ct(v: Any, ct: Any) -> None:
+        if ct is None or type(ct) is Zero or type(v) is Literal or v in known:
+            return
+        prev = cts.get(v)
+        cts[v] = ct if prev is None else tangent_ops.add_tangents(prev, ct)
+
+    for v, ct in zip(jaxpr.outvars, cts_out):
+        write_ct(v, ct)
+
+    for eqn in reversed(jaxpr.eqns):
+        prim = eqn.primitive
+        if prim.multiple_results:
+            ct_out = [cts.pop(v, None) for v in eqn.outputs]
+            if all(ct is None for ct in ct_out):
+                continue
+            ct_out = [Zero(v.aval) if ct is None else ct for v, ct in zip(eqn.outputs, ct_out)]
+        else:
+            ct_out = cts.pop(eqn.outputs[0], None)
+            if ct_out is None:
+                continue
+        args = []
+        for a in eqn.inputs:
+            if type(a) is Literal:
+                args.append(a.value)
+            elif a in known:
+                args.append(known[a])
+            else:
+                args.append(UndefinedPrimal(a.aval))
+        rule = prim.transpose
+        if rule is None:
+            where = f" at {eqn.source_info}" if eqn.source_info else ""
+            raise NonLinearError(
+                f"`{transformation}` met the primitive '{prim.name}'{where} applied to a "
+                "value it must treat as linear, but that primitive has no transpose rule: "
+                "it is not linear in that input. If you called linear_transpose, the "
+                "function is not linear in its inputs; otherwise this is a gap in fungrad."
+            )
+        cts_in = rule(ct_out, *args, **eqn.params)
+        for a, ct in zip(eqn.inputs, cts_in):
+            write_ct(a, ct)
+
+    results = [cts.pop(v, None) for v in jaxpr.invars]
+    return [Zero(v.aval) if ct is None else ct for v, ct in zip(jaxpr.invars, results)]

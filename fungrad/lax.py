@@ -1,0 +1,84 @@
+"""``fungrad.lax``: the primitives themselves, for code that wants exact control.
+
+Unlike :mod:`fungrad.numpy`, these do no argument normalisation: ``axes`` are tuples
+of non-negative ints and ``dimension_numbers`` follow JAX's convention.
+"""
+
+from __future__ import annotations
+
+from fungrad.primitives.elementwise import (
+    abs,
+    add,
+    convert_element_type,
+    cos,
+    div,
+    eq,
+    exp,
+    ge,
+    gt,
+    integer_pow,
+    le,
+    log,
+    log1p,
+    logistic,
+    lt,
+    max,
+    min,
+    mul,
+    ne,
+    neg,
+    pow,
+    select,
+    sin,
+    sqrt,
+    stop_gradient,
+    sub,
+    tanh,
+)
+from fungrad.primitives.indexing import StaticIndex, gather, scatter_add
+from fungrad.primitives.linalg import dot_general
+from fungrad.primitives.reductions import argmax, argmin, reduce_max, reduce_min, reduce_sum
+from fungrad.primitives.shape import broadcast_in_dim, concatenate, reshape, transpose
+
+__all__ = [
+    "StaticIndex",
+    "abs",
+    "add",
+    "argmax",
+    "argmin",
+    "broadcast_in_dim",
+    "concatenate",
+    "convert_element_type",
+    "cos",
+    "div",
+    "dot_general",
+    "eq",
+    "exp",
+    "gather",
+    "ge",
+    "gt",
+    "integer_pow",
+    "le",
+    "log",
+    "log1p",
+    "logistic",
+    "lt",
+    "max",
+    "min",
+    "mul",
+    "ne",
+    "neg",
+    "pow",
+    "reduce_max",
+    "reduce_min",
+    "reduce_sum",
+    "reshape",
+    "scatter_add",
+    "select",
+    "sin",
+    "sqrt",
+    "stop_gradient",
+    "sub",
+    "tanh",
+    "transpose",
+]

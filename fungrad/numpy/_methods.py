@@ -1,0 +1,84 @@
+"""Array methods and operators on tracers, so traced values read like NumPy arrays.
+
+Installed onto :class:`fungrad.core.Tracer` when :mod:`fungrad.numpy` is imported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import fungrad.numpy as fnp
+from fungrad.core import Tracer
+
+
+def _swap(fn):
+    return lambda self, other: fn(other, self)
+
+
+_OPERATORS = {
+    "__add__": fnp.add,
+    "__radd__": _swap(fnp.add),
+    "__sub__": fnp.subtract,
+    "__rsub__": _swap(fnp.subtract),
+    "__mul__": fnp.multiply,
+    "__rmul__": _swap(fnp.multiply),
+    "__truediv__": fnp.divide,
+    "__rtruediv__": _swap(fnp.divide),
+    "__pow__": fnp.power,
+    "__rpow__": _swap(fnp.power),
+    "__matmul__": fnp.matmul,
+    "__rmatmul__": _swap(fnp.matmul),
+    "__lt__": fnp.less,
+    "__le__": fnp.less_equal,
+    "__gt__": fnp.greater,
+    "__ge__": fnp.greater_equal,
+    "__eq__": fnp.equal,
+    "__ne__": fnp.not_equal,
+    "__and__": fnp.logical_and,
+    "__rand__": _swap(fnp.logical_and),
+    "__or__": fnp.logical_or,
+    "__ror__": _swap(fnp.logical_or),
+    "__xor__": fnp.logical_xor,
+    "__neg__": fnp.negative,
+    "__pos__": lambda self: self,
+    "__abs__": fnp.abs,
+    "__invert__": fnp.logical_not,
+    "__getitem__": fnp.getitem,
+}
+
+
+def _reshape(self: Tracer, *shape: Any) -> Any:
+    return fnp.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+
+def _transpose(self: Tracer, *axes: Any) -> Any:
+    if len(axes) == 1 and not isinstance(axes[0], int):
+        axes = axes[0]
+    return fnp.transpose(self, axes or None)
+
+
+_METHODS = {
+    "reshape": _reshape,
+    "transpose": _transpose,
+    "sum": fnp.sum,
+    "mean": fnp.mean,
+    "var": fnp.var,
+    "std": fnp.std,
+    "max": fnp.max,
+    "min": fnp.min,
+    "argmax": fnp.argmax,
+    "argmin": fnp.argmin,
+    "astype": fnp.astype,
+    "squeeze": fnp.squeeze,
+    "ravel": fnp.ravel,
+    "flatten": fnp.ravel,
+    "dot": fnp.dot,
+    "clip": fnp.clip,
+    "swapaxes": fnp.swapaxes,
+}
+
+for _name, _fn in {**_OPERATORS, **_METHODS}.items():
+    setattr(Tracer, _name, _fn)
+
+Tracer.__hash__ = None  # type: ignore[assignment]  # == is elementwise, as in NumPy
+Tracer.T = property(lambda self: fnp.transpose(self))  # type: ignore[attr-defined]

@@ -1,0 +1,38 @@
+"""The primitives, by family. Importing this package registers them all.
+
+It also gives the jvp and transpose machinery the few tangent operations it needs
+(adding, broadcasting, materialising zeros), which are themselves primitives.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fungrad.core import Zero, zeros_for
+from fungrad.interpreters import jvp as _jvp
+from fungrad.primitives import elementwise, indexing, linalg, reductions, shape  # noqa: F401
+from fungrad.primitives.elementwise import add, cast_like
+from fungrad.primitives.shape import broadcast_to
+
+
+def _add_tangents(a: Any, b: Any) -> Any:
+    return add(a, b)
+
+
+def _broadcast_tangent(t: Any, ans: Any) -> Any:
+    """Give a tangent contribution the shape and dtype of the primal output ``ans``."""
+    ans_shape = np.shape(ans)
+    if np.shape(t) != ans_shape:
+        t = broadcast_to(t, ans_shape)
+    return cast_like(t, _jvp.get_aval(ans))
+
+
+def _instantiate(t: Any) -> Any:
+    return zeros_for(t.aval) if type(t) is Zero else t
+
+
+_jvp.add_tangents = _add_tangents
+_jvp.broadcast_tangent = _broadcast_tangent
+_jvp.instantiate = _instantiate

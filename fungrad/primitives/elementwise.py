@@ -1,0 +1,508 @@
+"""Elementwise primitives: arithmetic, math functions, comparisons, select, dtype casts.
+
+Binary primitives broadcast as NumPy does, so no broadcast needs to be materialised
+before an operation; their transpose rules sum cotangents back down to each
+operand's shape (:func:`unbroadcast`). Each primitive is one block: its family
+constructor supplies the implementation and the shape/dtype rule, then come its jvp
+rule and, if it is linear, its transpose rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from fungrad import dtypes
+from fungrad.core import Primitive, ShapedArray, Zero, get_aval, new_primitive
+from fungrad.errors import ShapeError
+from fungrad.interpreters.jvp import defjvp, deflinear_jvp, zero_jvp
+from fungrad.interpreters.transpose import is_undefined
+
+# ---------------------------------------------------------------------------------------
+# Shape and dtype rules shared by the families
+
+_ONE = {"f": 1.0, "c": 1.0 + 0j, "i": 1, "u": 1, "b": True}
+_dtype_cache: dict[Any, tuple[np.dtype, bool]] = {}
+
+
+def ufunc_result_dtype(fn: Callable, avals: tuple[ShapedArray, ...]) -> tuple[np.dtype, bool]:
+    """The dtype NumPy's ``fn`` returns for inputs of these avals (weak scalars included)."""
+    key = (fn, *((a.dtype, a.weak_type) for a in avals))
+    found = _dtype_cache.get(key)
+    if found is None:
+        samples = [_ONE[a.dtype.kind] if a.weak_type else np.ones((), a.dtype) for a in avals]
+        with np.errstate(all="ignore"):
+            dtype = np.asarray(fn(*samples)).dtype
+        found = _dtype_cache[key] = (dtype, all(a.weak_type for a in avals))
+    return found
+
+
+def broadcast_shapes(name: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
+    first = shapes[0]
+    if all(s == first for s in shapes):
+        return first
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        listed = " and ".join(str(s) for s in shapes)
+        raise ShapeError(
+            f"{name}: operands of shapes {listed} cannot be broadcast together"
+        ) from None
+
+
+def unary_elementwise(name: str, fn: Callable) -> Primitive:
+    prim = new_primitive(name)
+    prim.impl = fn
+
+    def abstract_eval(x: ShapedArray) -> ShapedArray:
+        dtype, weak = ufunc_result_dtype(fn, (x,))
+        return ShapedArray(x.shape, dtype, weak)
+
+    prim.abstract_eval = abstract_eval
+    return prim
+
+
+def nary_elementwise(name: str, fn: Callable, out_dtype: np.dtype | None = None) -> Primitive:
+    """A broadcasting primitive; ``out_dtype`` fixes the output dtype (comparisons: bool)."""
+    prim = new_primitive(name)
+    prim.impl = fn
+
+    def abstract_eval(*avals: ShapedArray) -> ShapedArray:
+        shape = broadcast_shapes(name, *(a.shape for a in avals))
+        if out_dtype is not None:
+            return ShapedArray(shape, out_dtype)
+        dtype, weak = ufunc_result_dtype(fn, avals)
+        return ShapedArray(shape, dtype, weak)
+
+    prim.abstract_eval = abstract_eval
+    return prim
+
+
+# ---------------------------------------------------------------------------------------
+# Arithmetic
+
+add_p = nary_elementwise("add", np.add)
+sub_p = nary_elementwise("sub", np.subtract)
+mul_p = nary_elementwise("mul", np.multiply)
+div_p = nary_elementwise("div", np.true_divide)
+neg_p = unary_elementwise("neg", np.negative)
+
+
+def add(x: Any, y: Any) -> Any:
+    return add_p.bind(x, y)
+
+
+def sub(x: Any, y: Any) -> Any:
+    return sub_p.bind(x, y)
+
+
+def mul(x: Any, y: Any) -> Any:
+    return mul_p.bind(x, y)
+
+
+def div(x: Any, y: Any) -> Any:
+    return div_p.bind(x, y)
+
+
+def neg(x: Any) -> Any:
+    return neg_p.bind(x)
+
+
+def unbroadcast(ct: Any, aval: ShapedArray) -> Any:
+    """Sum a cotangent down to ``aval``'s shape (undoing broadcasting) and cast to its dtype."""
+    from fungrad.primitives.reductions import reduce_sum
+    from fungrad.primitives.shape import reshape
+
+    ct_shape = np.shape(ct)
+    shape = aval.shape
+    if ct_shape != shape:
+        lead = len(ct_shape) - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            i + lead for i, d in enumerate(shape) if d == 1 and ct_shape[i + lead] != 1
+        )
+        if axes:
+            ct = reduce_sum(ct, axes)
+        if np.shape(ct) != shape:
+            ct = reshape(ct, shape)
+    return cast_like(ct, aval)
+
+
+def cast_like(x: Any, aval: ShapedArray) -> Any:
+    """Cast a tangent or cotangent to ``aval``'s dtype when promotion changed it."""
+    dtype = x.dtype if hasattr(x, "dtype") else get_aval(x).dtype
+    if dtype != aval.dtype and dtypes.is_differentiable(aval.dtype):
+        return convert_element_type(x, aval.dtype)
+    return x
+
+
+defjvp(add_p, lambda t, ans, x, y: t, lambda t, ans, x, y: t)
+defjvp(sub_p, lambda t, ans, x, y: t, lambda t, ans, x, y: neg(t))
+defjvp(mul_p, lambda t, ans, x, y: mul(t, y), lambda t, ans, x, y: mul(x, t))
+defjvp(div_p, lambda t, ans, x, y: div(t, y), lambda t, ans, x, y: neg(mul(t, div(ans, y))))
+deflinear_jvp(neg_p)
+
+
+def _add_transpose(ct, x, y):
+    return (
+        unbroadcast(ct, x.aval) if is_undefined(x) else None,
+        unbroadcast(ct, y.aval) if is_undefined(y) else None,
+    )
+
+
+def _sub_transpose(ct, x, y):
+    return (
+        unbroadcast(ct, x.aval) if is_undefined(x) else None,
+        unbroadcast(neg(ct), y.aval) if is_undefined(y) else None,
+    )
+
+
+def _mul_transpose(ct, x, y):
+    assert not (is_undefined(x) and is_undefined(y)), "mul of two linear values"
+    if is_undefined(x):
+        return unbroadcast(mul(ct, y), x.aval), None
+    return None, unbroadcast(mul(x, ct), y.aval)
+
+
+def _div_transpose(ct, x, y):
+    assert is_undefined(x) and not is_undefined(y), "div is linear in its numerator only"
+    return unbroadcast(div(ct, y), x.aval), None
+
+
+add_p.transpose = _add_transpose
+sub_p.transpose = _sub_transpose
+mul_p.transpose = _mul_transpose
+div_p.transpose = _div_transpose
+neg_p.transpose = lambda ct, x: (neg(ct),)
+
+# ---------------------------------------------------------------------------------------
+# Powers
+
+pow_p = nary_elementwise("pow", np.power)
+
+
+def pow(x: Any, y: Any) -> Any:
+    return pow_p.bind(x, y)
+
+
+def _pow_jvp_base(t, ans, x, y):
+    # d/dx x**y = y * x**(y-1), defined as 0 where y == 0 (even at x == 0).
+    return mul(t, select(eq(y, 0), 0.0, mul(y, pow(x, sub(y, 1)))))
+
+
+def _pow_jvp_exponent(t, ans, x, y):
+    # d/dy x**y = log(x) * x**y, taken as 0 where x == 0.
+    safe_x = select(eq(x, 0), 1.0, x)
+    return mul(t, mul(log(safe_x), ans))
+
+
+defjvp(pow_p, _pow_jvp_base, _pow_jvp_exponent)
+
+integer_pow_p = new_primitive("integer_pow")
+integer_pow_p.impl = lambda x, y: np.power(x, y) if y != 2 else np.multiply(x, x)
+integer_pow_p.abstract_eval = lambda x, y: ShapedArray(
+    x.shape, *ufunc_result_dtype(np.power, (x, ShapedArray((), np.dtype(int), True)))
+)
+
+
+def integer_pow(x: Any, y: int) -> Any:
+    return integer_pow_p.bind(x, y=y)
+
+
+def _integer_pow_jvp(t, ans, x, y):
+    if y == 0:
+        return mul(t, 0.0)
+    if y == 1:
+        return t
+    return mul(t, mul(float(y), x if y == 2 else integer_pow(x, y - 1)))
+
+
+defjvp(integer_pow_p, _integer_pow_jvp)
+
+# ---------------------------------------------------------------------------------------
+# Math functions
+
+exp_p = unary_elementwise("exp", np.exp)
+log_p = unary_elementwise("log", np.log)
+log1p_p = unary_elementwise("log1p", np.log1p)
+expm1_p = unary_elementwise("expm1", np.expm1)
+sin_p = unary_elementwise("sin", np.sin)
+cos_p = unary_elementwise("cos", np.cos)
+tan_p = unary_elementwise("tan", np.tan)
+tanh_p = unary_elementwise("tanh", np.tanh)
+sinh_p = unary_elementwise("sinh", np.sinh)
+cosh_p = unary_elementwise("cosh", np.cosh)
+arctan_p = unary_elementwise("arctan", np.arctan)
+arcsin_p = unary_elementwise("arcsin", np.arcsin)
+arccos_p = unary_elementwise("arccos", np.arccos)
+sqrt_p = unary_elementwise("sqrt", np.sqrt)
+abs_p = unary_elementwise("abs", np.abs)
+
+
+def _logistic_impl(x):
+    # exp(-|x|) never overflows; the two branches give 1/(1+e^-x) stably for both signs.
+    z = np.exp(-np.abs(x))
+    return np.where(np.greater_equal(x, 0), 1.0 / (1.0 + z), z / (1.0 + z))
+
+
+logistic_p = unary_elementwise("logistic", _logistic_impl)
+
+
+def exp(x: Any) -> Any:
+    return exp_p.bind(x)
+
+
+def log(x: Any) -> Any:
+    return log_p.bind(x)
+
+
+def log1p(x: Any) -> Any:
+    return log1p_p.bind(x)
+
+
+def expm1(x: Any) -> Any:
+    return expm1_p.bind(x)
+
+
+def sin(x: Any) -> Any:
+    return sin_p.bind(x)
+
+
+def cos(x: Any) -> Any:
+    return cos_p.bind(x)
+
+
+def tan(x: Any) -> Any:
+    return tan_p.bind(x)
+
+
+def tanh(x: Any) -> Any:
+    return tanh_p.bind(x)
+
+
+def sinh(x: Any) -> Any:
+    return sinh_p.bind(x)
+
+
+def cosh(x: Any) -> Any:
+    return cosh_p.bind(x)
+
+
+def arctan(x: Any) -> Any:
+    return arctan_p.bind(x)
+
+
+def arcsin(x: Any) -> Any:
+    return arcsin_p.bind(x)
+
+
+def arccos(x: Any) -> Any:
+    return arccos_p.bind(x)
+
+
+def sqrt(x: Any) -> Any:
+    return sqrt_p.bind(x)
+
+
+def abs(x: Any) -> Any:
+    return abs_p.bind(x)
+
+
+def logistic(x: Any) -> Any:
+    return logistic_p.bind(x)
+
+
+defjvp(exp_p, lambda t, ans, x: mul(t, ans))
+defjvp(log_p, lambda t, ans, x: div(t, x))
+defjvp(log1p_p, lambda t, ans, x: div(t, add(x, 1.0)))
+defjvp(expm1_p, lambda t, ans, x: mul(t, add(ans, 1.0)))
+defjvp(sin_p, lambda t, ans, x: mul(t, cos(x)))
+defjvp(cos_p, lambda t, ans, x: neg(mul(t, sin(x))))
+defjvp(tan_p, lambda t, ans, x: mul(t, add(1.0, mul(ans, ans))))
+defjvp(tanh_p, lambda t, ans, x: mul(t, sub(1.0, mul(ans, ans))))
+defjvp(sinh_p, lambda t, ans, x: mul(t, cosh(x)))
+defjvp(cosh_p, lambda t, ans, x: mul(t, sinh(x)))
+defjvp(arctan_p, lambda t, ans, x: div(t, add(1.0, mul(x, x))))
+defjvp(arcsin_p, lambda t, ans, x: div(t, sqrt(sub(1.0, mul(x, x)))))
+defjvp(arccos_p, lambda t, ans, x: neg(div(t, sqrt(sub(1.0, mul(x, x))))))
+defjvp(sqrt_p, lambda t, ans, x: div(t, mul(2.0, ans)))
+defjvp(abs_p, lambda t, ans, x: mul(t, sign(x)))
+defjvp(logistic_p, lambda t, ans, x: mul(t, mul(ans, sub(1.0, ans))))
+
+# Piecewise-constant functions: derivative zero almost everywhere.
+sign_p = unary_elementwise("sign", np.sign)
+floor_p = unary_elementwise("floor", np.floor)
+ceil_p = unary_elementwise("ceil", np.ceil)
+round_p = unary_elementwise("round", np.round)
+for _prim in (sign_p, floor_p, ceil_p, round_p):
+    zero_jvp(_prim)
+
+
+def sign(x: Any) -> Any:
+    return sign_p.bind(x)
+
+
+def floor(x: Any) -> Any:
+    return floor_p.bind(x)
+
+
+def ceil(x: Any) -> Any:
+    return ceil_p.bind(x)
+
+
+def round(x: Any) -> Any:
+    return round_p.bind(x)
+
+
+# ---------------------------------------------------------------------------------------
+# max / min: at ties the derivative is split evenly between the operands, as in JAX.
+
+max_p = nary_elementwise("max", np.maximum)
+min_p = nary_elementwise("min", np.minimum)
+
+
+def max(x: Any, y: Any) -> Any:
+    return max_p.bind(x, y)
+
+
+def min(x: Any, y: Any) -> Any:
+    return min_p.bind(x, y)
+
+
+def _share(x, ans, other):
+    """1 where ``x`` alone attains ``ans``, 1/2 where ``other`` ties with it, else 0."""
+    return select(eq(x, ans), select(eq(other, ans), 0.5, 1.0), 0.0)
+
+
+defjvp(
+    max_p,
+    lambda t, ans, x, y: mul(t, _share(x, ans, y)),
+    lambda t, ans, x, y: mul(t, _share(y, ans, x)),
+)
+defjvp(
+    min_p,
+    lambda t, ans, x, y: mul(t, _share(x, ans, y)),
+    lambda t, ans, x, y: mul(t, _share(y, ans, x)),
+)
+
+# ---------------------------------------------------------------------------------------
+# Comparisons and logic: boolean outputs, no derivative.
+
+_BOOL = np.dtype(np.bool_)
+lt_p = nary_elementwise("lt", np.less, _BOOL)
+le_p = nary_elementwise("le", np.less_equal, _BOOL)
+gt_p = nary_elementwise("gt", np.greater, _BOOL)
+ge_p = nary_elementwise("ge", np.greater_equal, _BOOL)
+eq_p = nary_elementwise("eq", np.equal, _BOOL)
+ne_p = nary_elementwise("ne", np.not_equal, _BOOL)
+and_p = nary_elementwise("and", np.logical_and, _BOOL)
+or_p = nary_elementwise("or", np.logical_or, _BOOL)
+xor_p = nary_elementwise("xor", np.logical_xor, _BOOL)
+not_p = unary_elementwise("not", np.logical_not)
+isfinite_p = unary_elementwise("isfinite", np.isfinite)
+for _prim in (lt_p, le_p, gt_p, ge_p, eq_p, ne_p, and_p, or_p, xor_p, not_p, isfinite_p):
+    zero_jvp(_prim)
+
+
+def lt(x: Any, y: Any) -> Any:
+    return lt_p.bind(x, y)
+
+
+def le(x: Any, y: Any) -> Any:
+    return le_p.bind(x, y)
+
+
+def gt(x: Any, y: Any) -> Any:
+    return gt_p.bind(x, y)
+
+
+def ge(x: Any, y: Any) -> Any:
+    return ge_p.bind(x, y)
+
+
+def eq(x: Any, y: Any) -> Any:
+    return eq_p.bind(x, y)
+
+
+def ne(x: Any, y: Any) -> Any:
+    return ne_p.bind(x, y)
+
+
+# ---------------------------------------------------------------------------------------
+# select: ``where(pred, on_true, on_false)``, linear in the two branches.
+
+select_p = new_primitive("select")
+select_p.impl = np.where
+
+
+def _select_abstract_eval(pred, on_true, on_false):
+    if pred.dtype != _BOOL:
+        raise ShapeError(f"select: the predicate must be boolean, got {pred.str_short()}")
+    shape = broadcast_shapes("select", pred.shape, on_true.shape, on_false.shape)
+    dtype, weak = dtypes.result_type(on_true, on_false)
+    return ShapedArray(shape, dtype, weak)
+
+
+select_p.abstract_eval = _select_abstract_eval
+
+
+def select(pred: Any, on_true: Any, on_false: Any) -> Any:
+    return select_p.bind(pred, on_true, on_false)
+
+
+defjvp(
+    select_p,
+    None,
+    lambda t, ans, pred, on_true, on_false: select(pred, t, 0.0),
+    lambda t, ans, pred, on_true, on_false: select(pred, 0.0, t),
+)
+
+
+def _select_transpose(ct, pred, on_true, on_false):
+    assert not is_undefined(pred), "select is not linear in its predicate"
+    return (
+        None,
+        unbroadcast(select(pred, ct, 0.0), on_true.aval) if is_undefined(on_true) else None,
+        unbroadcast(select(pred, 0.0, ct), on_false.aval) if is_undefined(on_false) else None,
+    )
+
+
+select_p.transpose = _select_transpose
+
+# ---------------------------------------------------------------------------------------
+# dtype conversion and stop_gradient
+
+convert_element_type_p = new_primitive("convert_element_type")
+convert_element_type_p.impl = lambda x, new_dtype: np.asarray(x).astype(new_dtype)
+convert_element_type_p.abstract_eval = lambda x, new_dtype: ShapedArray(x.shape, new_dtype)
+
+
+def convert_element_type(x: Any, new_dtype: Any) -> Any:
+    return convert_element_type_p.bind(x, new_dtype=np.dtype(new_dtype))
+
+
+def _convert_jvp(primals, tangents, new_dtype):
+    (x,), (t,) = primals, tangents
+    ans = convert_element_type(x, new_dtype)
+    if type(t) is Zero or not dtypes.is_differentiable(new_dtype):
+        return ans, Zero(get_aval(ans))
+    return ans, convert_element_type(t, new_dtype)
+
+
+def _convert_transpose(ct, x, new_dtype):
+    return (convert_element_type(ct, x.aval.dtype),)
+
+
+convert_element_type_p.jvp = _convert_jvp
+convert_element_type_p.transpose = _convert_transpose
+
+stop_gradient_p = new_primitive("stop_gradient")
+stop_gradient_p.impl = lambda x: x
+stop_gradient_p.abstract_eval = lambda x: x
+zero_jvp(stop_gradient_p)
+
+
+def stop_gradient(x: Any) -> Any:
+    """``x`` itself, treated as a constant by every derivative."""
+    return stop_gradient_p.bind(x)

@@ -1,0 +1,156 @@
+"""Indexing: ``gather`` (NumPy's ``x[index]``) and its transpose ``scatter_add``.
+
+An index is split into a static part, a :class:`StaticIndex` held in the equation's
+params (ints, slices, ``None``, ``...``), and dynamic integer index arrays passed as
+operands. So basic slicing, integer indexing and integer-array ("fancy") indexing are
+one pair of primitives, each the other's transpose.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fungrad.core import ShapedArray, new_primitive
+from fungrad.errors import ShapeError
+from fungrad.interpreters.jvp import defjvp
+from fungrad.interpreters.transpose import is_undefined
+
+
+class _ArraySlot:
+    """Marks the place of the next dynamic index array in a StaticIndex."""
+
+    def __repr__(self) -> str:
+        return "•"
+
+
+ARRAY = _ArraySlot()
+
+
+class StaticIndex:
+    """The static structure of a NumPy index, hashable, printed in index syntax."""
+
+    __slots__ = ("entries",)
+
+    def __init__(self, entries: tuple[Any, ...]):
+        # Slices are stored as (start, stop, step) triples so the index is hashable.
+        self.entries = tuple(
+            ("slice", e.start, e.stop, e.step) if isinstance(e, slice) else e for e in entries
+        )
+
+    def build(self, arrays: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The NumPy index, with ``arrays`` in the array slots."""
+        it = iter(arrays)
+        out = []
+        for e in self.entries:
+            if e is ARRAY:
+                out.append(next(it))
+            elif type(e) is tuple:
+                out.append(slice(e[1], e[2], e[3]))
+            else:
+                out.append(e)
+        return tuple(out)
+
+    @property
+    def has_arrays(self) -> bool:
+        return any(e is ARRAY for e in self.entries)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is StaticIndex and self.entries == other.entries
+
+    def __hash__(self) -> int:
+        return hash(self.entries)
+
+    def __repr__(self) -> str:
+        def show(e: Any) -> str:
+            if type(e) is tuple:
+                start, stop, step = ("" if v is None else str(v) for v in e[1:])
+                return f"{start}:{stop}" + (f":{step}" if step else "")
+            return "..." if e is Ellipsis else repr(e)
+
+        return "[" + ", ".join(show(e) for e in self.entries) + "]"
+
+
+def _fake_array(aval: ShapedArray) -> np.ndarray:
+    """An array of ``aval``'s shape that allocates nothing (all strides zero)."""
+    return np.lib.stride_tricks.as_strided(
+        np.zeros(1, aval.dtype), shape=aval.shape, strides=(0,) * aval.ndim
+    )
+
+
+def _gather_abstract_eval(x, *index_arrays, index):
+    for a in index_arrays:
+        if a.dtype.kind not in "iu":
+            raise ShapeError(f"gather: index arrays must be integers, got {a.str_short()}")
+    try:
+        fake_indices = tuple(np.zeros(a.shape, np.int64) for a in index_arrays)
+        shape = _fake_array(x)[index.build(fake_indices)].shape
+    except IndexError as err:
+        raise ShapeError(f"indexing an array of shape {x.shape} with {index}: {err}") from None
+    return ShapedArray(shape, x.dtype, x.weak_type)
+
+
+gather_p = new_primitive("gather")
+gather_p.impl = lambda x, *index_arrays, index: np.asarray(x)[index.build(index_arrays)]
+gather_p.abstract_eval = _gather_abstract_eval
+
+
+def gather(x: Any, *index_arrays: Any, index: StaticIndex) -> Any:
+    return gather_p.bind(x, *index_arrays, index=index)
+
+
+def _scatter_add_impl(ct, *index_arrays, index, shape):
+    out = np.zeros(shape, np.result_type(ct))
+    idx = index.build(index_arrays)
+    if index.has_arrays:
+        np.add.at(out, idx, ct)  # repeated indices accumulate
+    else:
+        out[idx] = ct  # basic indexing never repeats an element
+    return out
+
+
+def _scatter_add_abstract_eval(ct, *index_arrays, index, shape):
+    return ShapedArray(shape, ct.dtype, ct.weak_type)
+
+
+scatter_add_p = new_primitive("scatter_add")
+scatter_add_p.impl = _scatter_add_impl
+scatter_add_p.abstract_eval = _scatter_add_abstract_eval
+
+
+def scatter_add(ct: Any, *index_arrays: Any, index: StaticIndex, shape: tuple[int, ...]):
+    """Zeros of ``shape`` with ``ct`` added at ``index`` (the transpose of gather)."""
+    return scatter_add_p.bind(ct, *index_arrays, index=index, shape=shape)
+
+
+def _linear_in_first(prim):
+    def partial(t, ans, x, *index_arrays, **params):
+        return prim.bind(t, *index_arrays, **params)
+
+    return partial
+
+
+defjvp(gather_p, _linear_in_first(gather_p))
+defjvp(scatter_add_p, _linear_in_first(scatter_add_p))
+
+
+def _gather_transpose(ct, x, *index_arrays, index):
+    assert is_undefined(x) and not any(is_undefined(a) for a in index_arrays)
+    ct_x = scatter_add(ct, *index_arrays, index=index, shape=x.aval.shape)
+    return (ct_x, *(None for _ in index_arrays))
+
+
+def _scatter_add_transpose(ct, x, *index_arrays, index, shape):
+    assert is_undefined(x) and not any(is_undefined(a) for a in index_arrays)
+    return (gather(ct, *index_arrays, index=index), *(None for _ in index_arrays))
+
+
+gather_p.transpose = _gather_transpose
+scatter_add_p.transpose = _scatter_add_transpose
+
+
+def slice_along(x: Any, axis: int, start: int, stop: int) -> Any:
+    """``x[..., start:stop, ...]`` with the slice on ``axis``."""
+    entries = (slice(None),) * axis + (slice(start, stop),)
+    return gather(x, index=StaticIndex(entries))

@@ -1,0 +1,151 @@
+"""``dot_general``: contraction with batch dimensions; dot, matmul and tensordot in one.
+
+``dimension_numbers = ((lhs_contract, rhs_contract), (lhs_batch, rhs_batch))``. The
+output's dimensions are the batch dimensions, then the lhs's free dimensions, then
+the rhs's free dimensions (each in their original order), as in JAX. It is bilinear,
+so its transpose with respect to either operand is another ``dot_general`` followed
+by a transpose.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fungrad import dtypes
+from fungrad.core import ShapedArray, new_primitive
+from fungrad.errors import ShapeError
+from fungrad.interpreters.jvp import defjvp
+from fungrad.interpreters.transpose import is_undefined
+from fungrad.primitives.elementwise import cast_like
+from fungrad.primitives.shape import transpose
+
+DimensionNumbers = tuple[tuple[tuple[int, ...], tuple[int, ...]], tuple[tuple[int, ...], ...]]
+
+
+def _free_dims(ndim: int, contract: tuple[int, ...], batch: tuple[int, ...]) -> list[int]:
+    return [d for d in range(ndim) if d not in contract and d not in batch]
+
+
+# 2-D contractions that np.dot does directly, keyed by (lhs_contract, rhs_contract).
+_MATRIX_FAST_PATHS = {
+    ((1,), (0,)): lambda x, y: np.dot(x, y),
+    ((0,), (0,)): lambda x, y: np.dot(x.T, y),
+    ((1,), (1,)): lambda x, y: np.dot(x, y.T),
+    ((0,), (1,)): lambda x, y: np.dot(x.T, y.T),
+}
+
+
+def _dot_general_impl(x, y, dimension_numbers):
+    (xc, yc), (xb, yb) = dimension_numbers
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if not xb:
+        if x.ndim == 2 and y.ndim == 2:
+            fast = _MATRIX_FAST_PATHS.get((xc, yc))
+            if fast is not None:
+                return fast(x, y)
+        if xc == (x.ndim - 1,) and yc == (0,) and y.ndim <= 2:
+            return np.dot(x, y)
+    x_free = _free_dims(x.ndim, xc, xb)
+    y_free = _free_dims(y.ndim, yc, yb)
+    batch_shape = tuple(x.shape[d] for d in xb)
+    x_free_shape = tuple(x.shape[d] for d in x_free)
+    y_free_shape = tuple(y.shape[d] for d in y_free)
+    batch = int(np.prod(batch_shape, dtype=np.int64))
+    k = int(np.prod([x.shape[d] for d in xc], dtype=np.int64))
+    xt = x.transpose(list(xb) + x_free + list(xc)).reshape(batch, -1, k)
+    yt = y.transpose(list(yb) + list(yc) + y_free).reshape(batch, k, -1)
+    return np.matmul(xt, yt).reshape(batch_shape + x_free_shape + y_free_shape)
+
+
+def _dot_general_abstract_eval(x, y, dimension_numbers):
+    (xc, yc), (xb, yb) = dimension_numbers
+
+    def bad(why: str) -> ShapeError:
+        return ShapeError(
+            f"dot_general: {why} (lhs {x.str_short()}, rhs {y.str_short()}, "
+            f"dimension_numbers={dimension_numbers})"
+        )
+
+    if len(xc) != len(yc) or len(xb) != len(yb):
+        raise bad("lhs and rhs must name as many contracting and batch dimensions")
+    for dims, ndim in ((xc + xb, x.ndim), (yc + yb, y.ndim)):
+        if len(set(dims)) != len(dims) or any(not 0 <= d < ndim for d in dims):
+            raise bad("dimensions are repeated or out of range")
+    if any(x.shape[a] != y.shape[b] for a, b in zip(xc, yc)):
+        sizes = [(x.shape[a], y.shape[b]) for a, b in zip(xc, yc)]
+        raise bad(f"contracting dimensions differ in size {sizes}")
+    if any(x.shape[a] != y.shape[b] for a, b in zip(xb, yb)):
+        raise bad("batch dimensions differ in size")
+    shape = (
+        tuple(x.shape[d] for d in xb)
+        + tuple(x.shape[d] for d in _free_dims(x.ndim, xc, xb))
+        + tuple(y.shape[d] for d in _free_dims(y.ndim, yc, yb))
+    )
+    dtype, weak = dtypes.result_type(x, y)
+    return ShapedArray(shape, dtype, weak)
+
+
+dot_general_p = new_primitive("dot_general")
+dot_general_p.impl = _dot_general_impl
+dot_general_p.abstract_eval = _dot_general_abstract_eval
+
+
+def dot_general(x: Any, y: Any, dimension_numbers: DimensionNumbers) -> Any:
+    (xc, yc), (xb, yb) = dimension_numbers
+    dims = ((tuple(xc), tuple(yc)), (tuple(xb), tuple(yb)))
+    return dot_general_p.bind(x, y, dimension_numbers=dims)
+
+
+defjvp(
+    dot_general_p,
+    lambda t, ans, x, y, dimension_numbers: dot_general(t, y, dimension_numbers),
+    lambda t, ans, x, y, dimension_numbers: dot_general(x, t, dimension_numbers),
+)
+
+
+def _ct_wrt(
+    ct, other, ndim, contract, batch, other_contract, other_batch, ct_free_start, n_own_free
+):
+    """Cotangent of one operand of a dot_general given the other operand.
+
+    The output's dims are [batch | lhs free | rhs free]. Contracting ``ct`` with the
+    other operand over the other's free dims leaves [batch | own free | other's
+    contracting dims, sorted]; a transpose puts each back where the operand has it.
+    """
+    other_ndim = np.ndim(other) if not is_undefined(other) else other.aval.ndim
+    other_free = _free_dims(other_ndim, other_contract, other_batch)
+    nb = len(batch)
+    ct_other_free = tuple(range(ct_free_start, ct_free_start + len(other_free)))
+    dims = ((ct_other_free, tuple(other_free)), (tuple(range(nb)), tuple(other_batch)))
+    result = dot_general(ct, other, dims)
+    own_free = _free_dims(ndim, contract, batch)
+    sorted_other_contract = sorted(other_contract)
+    source = [0] * ndim
+    for i, d in enumerate(batch):
+        source[d] = i
+    for j, d in enumerate(own_free):
+        source[d] = nb + j
+    for d, od in zip(contract, other_contract):
+        source[d] = nb + n_own_free + sorted_other_contract.index(od)
+    if source != list(range(ndim)):
+        result = transpose(result, tuple(source))
+    return result
+
+
+def _dot_general_transpose(ct, x, y, dimension_numbers):
+    (xc, yc), (xb, yb) = dimension_numbers
+    nb = len(xb)
+    if is_undefined(x) and not is_undefined(y):
+        x_nfree = x.aval.ndim - len(xc) - nb
+        ct_x = _ct_wrt(ct, y, x.aval.ndim, xc, xb, yc, yb, nb + x_nfree, x_nfree)
+        return cast_like(ct_x, x.aval), None
+    assert is_undefined(y) and not is_undefined(x), "dot_general of two linear values"
+    y_nfree = y.aval.ndim - len(yc) - nb
+    ct_y = _ct_wrt(ct, x, y.aval.ndim, yc, yb, xc, xb, nb, y_nfree)
+    return None, cast_like(ct_y, y.aval)
+
+
+dot_general_p.transpose = _dot_general_transpose

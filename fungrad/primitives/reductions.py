@@ -1,0 +1,99 @@
+"""Reductions over axes: sum (linear), max and min, argmax and argmin.
+
+``axes`` is always a sorted tuple of non-negative ints; the NumPy layer normalises
+``axis=`` and implements ``keepdims`` with a reshape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fungrad.core import ShapedArray, new_primitive
+from fungrad.errors import ShapeError
+from fungrad.interpreters.jvp import defjvp, deflinear_jvp, zero_jvp
+from fungrad.primitives.elementwise import convert_element_type, div, eq, mul
+
+
+def _reduced_shape(name: str, x: ShapedArray, axes: tuple[int, ...]) -> tuple[int, ...]:
+    for a in axes:
+        if not 0 <= a < x.ndim:
+            raise ShapeError(f"{name}: axis {a} is out of range for an array of shape {x.shape}")
+    return tuple(d for i, d in enumerate(x.shape) if i not in axes)
+
+
+def keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    """``shape`` with each reduced axis kept as size 1."""
+    return tuple(1 if i in axes else d for i, d in enumerate(shape))
+
+
+def reduction(name: str, fn: Any):
+    prim = new_primitive(name)
+    prim.impl = lambda x, axes: fn(x, axis=axes)
+    prim.abstract_eval = lambda x, axes: ShapedArray(_reduced_shape(name, x, axes), x.dtype)
+    return prim
+
+
+reduce_sum_p = reduction("reduce_sum", np.add.reduce)
+reduce_max_p = reduction("reduce_max", np.maximum.reduce)
+reduce_min_p = reduction("reduce_min", np.minimum.reduce)
+
+
+def reduce_sum(x: Any, axes: tuple[int, ...]) -> Any:
+    return reduce_sum_p.bind(x, axes=axes)
+
+
+def reduce_max(x: Any, axes: tuple[int, ...]) -> Any:
+    return reduce_max_p.bind(x, axes=axes)
+
+
+def reduce_min(x: Any, axes: tuple[int, ...]) -> Any:
+    return reduce_min_p.bind(x, axes=axes)
+
+
+deflinear_jvp(reduce_sum_p)
+
+
+def _reduce_sum_transpose(ct, x, axes):
+    from fungrad.primitives.shape import broadcast_in_dim
+
+    kept = tuple(i for i in range(x.aval.ndim) if i not in axes)
+    return (broadcast_in_dim(ct, x.aval.shape, kept),)
+
+
+reduce_sum_p.transpose = _reduce_sum_transpose
+
+
+def _chosen_jvp(t, ans, x, axes):
+    # The tangent at the extremum, averaged over ties (as JAX does).
+    from fungrad.primitives.shape import reshape
+
+    location = convert_element_type(eq(x, reshape(ans, keepdims_shape(x.shape, axes))), x.dtype)
+    return div(reduce_sum(mul(t, location), axes), reduce_sum(location, axes))
+
+
+defjvp(reduce_max_p, _chosen_jvp)
+defjvp(reduce_min_p, _chosen_jvp)
+
+
+def _arg_reduction(name: str, fn: Any):
+    prim = new_primitive(name)
+    prim.impl = lambda x, axis: fn(x, axis=axis)
+    prim.abstract_eval = lambda x, axis: ShapedArray(
+        _reduced_shape(name, x, (axis,)), np.dtype(np.int64)
+    )
+    zero_jvp(prim)
+    return prim
+
+
+argmax_p = _arg_reduction("argmax", np.argmax)
+argmin_p = _arg_reduction("argmin", np.argmin)
+
+
+def argmax(x: Any, axis: int) -> Any:
+    return argmax_p.bind(x, axis=axis)
+
+
+def argmin(x: Any, axis: int) -> Any:
+    return argmin_p.bind(x, axis=axis)
