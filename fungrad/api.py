@@ -83,33 +83,51 @@ def _arg_name(fun: Callable, argnum: int) -> str:
     return f"argument {argnum}"
 
 
+class _ArgNames:
+    """Names each flat input leaf for error messages ("argument 0 ('params') at path
+    ['w']"); a name is only worked out when an error needs it."""
+
+    def __init__(self, fun: Callable, argnums: Sequence[int], paths: list[tuple]):
+        self.fun = fun
+        self.argnums = argnums
+        self.paths = paths
+
+    def __getitem__(self, i: int) -> str:
+        path = self.paths[i]
+        name = _arg_name(self.fun, self.argnums[path[0].idx])
+        return name + (f" at path {keystr(path[1:])}" if len(path) > 1 else "")
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self.paths)))
+
+
 def _flatten_args(
     transformation: str, fun: Callable, args: Sequence[Any], argnums: Sequence[int]
-) -> tuple[list[Any], PyTreeDef, list[str]]:
-    """Flatten ``args`` (the differentiated ones, numbered ``argnums``) to arrays.
+) -> tuple[list[Any], PyTreeDef, _ArgNames]:
+    """Flatten ``args`` (the arguments of ``fun`` numbered ``argnums``) to arrays.
 
-    Returns the leaves, the treedef of the tuple of args, and a description of each
-    leaf for error messages (argument name and pytree path).
+    Returns the leaves, the treedef of the tuple of args, and the leaves' names for
+    error messages (argument name and pytree path).
     """
     with_paths, treedef = tree_flatten_with_path(tuple(args))
-    leaves = []
-    names = []
-    for path, leaf in with_paths:
-        name = _arg_name(fun, argnums[path[0].idx])
-        if len(path) > 1:
-            name += f" at path {keystr(path[1:])}"
-        names.append(name)
-        leaves.append(_as_array(leaf, lambda name=name: f"{transformation}: {name}"))
+    names = _ArgNames(fun, argnums, [path for path, _ in with_paths])
+    leaves = [
+        _as_array(leaf, lambda i=i: f"{transformation}: {names[i]}")
+        for i, (_, leaf) in enumerate(with_paths)
+    ]
     return leaves, treedef, names
 
 
-def _check_differentiable(transformation: str, leaves: Sequence[Any], names: Sequence[str]):
-    for leaf, name in zip(leaves, names):
+def _check_differentiable(transformation: str, leaves: Sequence[Any], names: _ArgNames):
+    for i, leaf in enumerate(leaves):
         dtype = get_aval(leaf).dtype
         if not dtypes.is_differentiable(dtype):
             raise FungradTypeError(
                 f"{transformation} requires floating-point inputs for the arguments it "
-                f"differentiates, but {name} has dtype {dtype}. Convert it (for example "
+                f"differentiates, but {names[i]} has dtype {dtype}. Convert it (for example "
                 "x.astype(float)), or leave it out of argnums if it is not meant to be "
                 "differentiated."
             )
@@ -234,9 +252,9 @@ def jvp(
             "jvp: primals and tangents must have the same pytree structure, but got\n"
             f"  primals:  {in_tree}\n  tangents: {tangent_tree}"
         )
-    checked = []
-    for p, t, name in zip(flat_primals, flat_tangents, names):
-        checked.append(_check_tangent(p, t, name))
+    checked = [
+        _check_tangent(p, t, names, i) for i, (p, t) in enumerate(zip(flat_primals, flat_tangents))
+    ]
     flat_fun = _FlatFun("jvp", fun, in_tree, has_aux)
     out_primals, out_tangents = jvp_flat(flat_fun, flat_primals, checked, "jvp")
     out_tree = flat_fun.out_tree
@@ -249,28 +267,28 @@ def jvp(
     return primals_out, tangents_out
 
 
-def _check_tangent(primal: Any, tangent: Any, name: str) -> Any:
+def _check_tangent(primal: Any, tangent: Any, names: _ArgNames, i: int) -> Any:
     p_aval = get_aval(primal)
-    tangent = _as_array(tangent, lambda: f"jvp: the tangent for {name}")
+    tangent = _as_array(tangent, lambda: f"jvp: the tangent for {names[i]}")
     t_aval = get_aval(tangent)
     if not dtypes.is_differentiable(p_aval.dtype):
         if t_aval.dtype != dtypes.float0 or t_aval.shape != p_aval.shape:
             raise FungradTypeError(
-                f"jvp: {name} has integer dtype {p_aval.dtype}, so it has no derivative; its "
+                f"jvp: {names[i]} has integer dtype {p_aval.dtype}, so it has no derivative; its "
                 f"tangent must be an array of dtype fungrad.dtypes.float0 and shape "
                 f"{p_aval.shape}, got {t_aval.str_short()}."
             )
         return Zero(p_aval)
     if t_aval.shape != p_aval.shape:
         raise FungradValueError(
-            f"jvp: the tangent for {name} has shape {t_aval.shape}, but the primal has shape "
+            f"jvp: the tangent for {names[i]} has shape {t_aval.shape}, but the primal has shape "
             f"{p_aval.shape}; they must match."
         )
     if t_aval.dtype != p_aval.dtype:
         if isinstance(tangent, np.ndarray) and tangent.ndim == 0 and t_aval.dtype.kind in "fi":
             return tangent.astype(p_aval.dtype)  # a Python scalar tangent: adopt the dtype
         raise FungradTypeError(
-            f"jvp: the tangent for {name} has dtype {t_aval.dtype}, but the primal has dtype "
+            f"jvp: the tangent for {names[i]} has dtype {t_aval.dtype}, but the primal has dtype "
             f"{p_aval.dtype}; they must match."
         )
     return tangent
@@ -301,7 +319,10 @@ def linearize(fun: Callable, *primals: Any) -> tuple[Any, Callable[..., Any]]:
                 "linearize: the tangents must have the same pytree structure as the primals, "
                 f"but got\n  primals:  {in_tree}\n  tangents: {tangent_tree}"
             )
-        checked = [_check_tangent(p, t, n) for p, t, n in zip(flat_primals, flat_tangents, names)]
+        checked = [
+            _check_tangent(p, t, names, i)
+            for i, (p, t) in enumerate(zip(flat_primals, flat_tangents))
+        ]
         args = [t for t, aval in zip(checked, tangent_avals) if aval is not None]
         from fungrad.core import eval_jaxpr
 
@@ -341,8 +362,18 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
     return _vjp("vjp", fun, primals, tuple(range(len(primals))), has_aux)
 
 
-def _vjp(transformation: str, fun: Callable, primals: Sequence[Any], argnums, has_aux: bool):
-    flat_primals, in_tree, names = _flatten_args(transformation, fun, primals, argnums)
+def _vjp(
+    transformation: str,
+    fun: Callable,
+    primals: Sequence[Any],
+    argnums: Sequence[int],
+    has_aux: bool,
+    named_fun: Callable | None = None,
+):
+    """vjp of ``fun`` at ``primals``, which are arguments ``argnums`` of ``named_fun``."""
+    flat_primals, in_tree, names = _flatten_args(
+        transformation, named_fun or fun, primals, argnums
+    )
     if transformation != "vjp":
         _check_differentiable(transformation, flat_primals, names)
     flat_fun = _FlatFun(transformation, fun, in_tree, has_aux)
@@ -409,7 +440,7 @@ def value_and_grad(
         resolved = _check_argnums("grad", argnums_t, len(args))
         restricted = _partial_argnums(fun, args, resolved, kwargs)
         diff_args = [args[i] for i in resolved]
-        out, vjp_fun, *aux = _vjp("grad", restricted, diff_args, resolved, has_aux)
+        out, vjp_fun, *aux = _vjp("grad", restricted, diff_args, resolved, has_aux, fun)
         _check_scalar_output(out, has_aux)
         g = vjp_fun(np.ones((), get_aval(out).dtype))
         g = g[0] if isinstance(argnums, int) else g
@@ -486,7 +517,7 @@ def linear_transpose(fun: Callable, *primals: Any) -> Callable[..., tuple[Any, .
     _check_differentiable("linear_transpose", flat_primals, names)
     in_avals = [get_aval(p).strip_weak_type() for p in flat_primals]
     flat_fun = _FlatFun("linear_transpose", fun, in_tree, False)
-    jaxpr, outs = trace_to_jaxpr(flat_fun, in_avals, names, "linear_transpose")
+    jaxpr, outs = trace_to_jaxpr(flat_fun, in_avals, list(names), "linear_transpose")
     out_tree = flat_fun.out_tree
     out_avals = [get_aval(o) for o in outs]
 
@@ -537,7 +568,7 @@ def jacrev(
         resolved = _check_argnums("jacrev", argnums_t, len(args))
         restricted = _partial_argnums(fun, args, resolved, kwargs)
         diff_args = [args[i] for i in resolved]
-        out, vjp_fun, *aux = _vjp("jacrev", restricted, diff_args, resolved, has_aux)
+        out, vjp_fun, *aux = _vjp("jacrev", restricted, diff_args, resolved, has_aux, fun)
         out_leaves, out_tree = tree_flatten(out)
         in_leaves, in_tree = tree_flatten(tuple(diff_args))
         in_avals = [get_aval(_as_array(x, lambda: "")) for x in in_leaves]
@@ -586,7 +617,7 @@ def jacfwd(
         resolved = _check_argnums("jacfwd", argnums_t, len(args))
         restricted = _partial_argnums(fun, args, resolved, kwargs)
         diff_args = [args[i] for i in resolved]
-        flat_primals, in_tree, names = _flatten_args("jacfwd", restricted, diff_args, resolved)
+        flat_primals, in_tree, names = _flatten_args("jacfwd", fun, diff_args, resolved)
         _check_differentiable("jacfwd", flat_primals, names)
         flat_fun = _FlatFun("jacfwd", restricted, in_tree, has_aux)
         out_primals, jaxpr, zero_outs, _ = _linearize(flat_fun, flat_primals, "jacfwd")
@@ -685,11 +716,11 @@ def make_jaxpr(
         dynamic = tuple(i for i in range(len(args)) if i not in resolved_static)
         restricted = _partial_argnums(fun, args, dynamic, kwargs)
         flat, in_tree, names = _flatten_args(
-            "make_jaxpr", restricted, [args[i] for i in dynamic], dynamic
+            "make_jaxpr", fun, [args[i] for i in dynamic], dynamic
         )
         in_avals = [get_aval(x).strip_weak_type() for x in flat]
         flat_fun = _FlatFun("make_jaxpr", restricted, in_tree, False)
-        jaxpr, _ = trace_to_jaxpr(flat_fun, in_avals, names, "make_jaxpr")
+        jaxpr, _ = trace_to_jaxpr(flat_fun, in_avals, list(names), "make_jaxpr")
         return jaxpr
 
     return make_jaxpr_f

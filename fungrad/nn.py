@@ -20,8 +20,8 @@ Array = Any
 
 
 def relu(x: Array) -> Array:
-    """``max(x, 0)``; the derivative at exactly 0 is 1/2 (ties are shared)."""
-    return fnp.maximum(x, 0.0)
+    """``max(x, 0)``, with derivative 0 at exactly 0 (as JAX and PyTorch define it)."""
+    return fnp.where(x > 0, x, 0.0)
 
 
 def sigmoid(x: Array) -> Array:
@@ -73,7 +73,7 @@ def softmax_cross_entropy(logits: Array, labels: Array) -> Array:
 def softmax_cross_entropy_with_integer_labels(logits: Array, labels: Array) -> Array:
     """Cross-entropy against integer class ``labels``, per example."""
     logp = log_softmax(logits)
-    picked = fnp.take_along_axis(logp, fnp.expand_dims(np.asarray(labels), -1), axis=-1)
+    picked = fnp.take_along_axis(logp, fnp.expand_dims(labels, -1), axis=-1)
     return -fnp.squeeze(picked, axis=-1)
 
 

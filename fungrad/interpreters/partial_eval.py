@@ -66,10 +66,13 @@ _SCALAR_TYPES = (float, int, bool, complex, np.generic)
 
 
 class StagingInterpreter(Interpreter):
-    __slots__ = ("eqns", "constvars", "const_values", "const_index")
+    __slots__ = ("eqns", "constvars", "const_values", "const_index", "record_source")
 
-    def __init__(self, parent: Interpreter, transformation: str):
+    def __init__(self, parent: Interpreter, transformation: str, record_source: bool = True):
         super().__init__(parent, transformation)
+        # Source lines cost a frame walk per equation: worth it for programs a user
+        # reads (make_jaxpr, jit), not for the tangent programs built inside grad.
+        self.record_source = record_source
         self.eqns: list[Eqn] = []
         self.constvars: list[Var] = []
         self.const_values: list[Any] = []
@@ -88,17 +91,17 @@ class StagingInterpreter(Interpreter):
         rule = prim.abstract_eval
         if rule is None:
             raise missing_rule(prim, "shape")
-        line = user_source_line()
+        line = user_source_line() if self.record_source else None
         try:
             out_aval = rule(*(a.aval for a in inputs), **params)
         except ShapeError as err:
-            raise ShapeError(f"{err} (at {line})") from None
+            raise ShapeError(f"{err} (at {line or user_source_line()})") from None
         if prim.multiple_results:
             outputs = [Var(a) for a in out_aval]
         else:
             outputs = [Var(out_aval)]
         self.eqns.append(Eqn(prim, inputs, params, outputs, line))
-        origin = f"the output of `{prim.name}` at {line}"
+        origin = f"the output of `{prim.name}`" + (f" at {line}" if line else "")
         tracers = [StagingTracer(self, v, origin) for v in outputs]
         return tracers if prim.multiple_results else tracers[0]
 
@@ -155,7 +158,7 @@ def linearize_flat(
     tangents, and for each output whether its tangent is a symbolic zero (those
     outputs are literal zeros in the jaxpr).
     """
-    staging = StagingInterpreter(_state.current, transformation)
+    staging = StagingInterpreter(_state.current, transformation, record_source=False)
     jvp_interp = JVPInterpreter(staging, transformation)
     tangent_tracers = []
     tracers = []

@@ -26,7 +26,7 @@ def _broadcast_tangent(t: Any, ans: Any) -> Any:
     ans_shape = np.shape(ans)
     if np.shape(t) != ans_shape:
         t = broadcast_to(t, ans_shape)
-    return cast_like(t, _jvp.get_aval(ans))
+    return cast_like(t, ans.dtype if hasattr(ans, "dtype") else np.result_type(ans))
 
 
 def _instantiate(t: Any) -> Any:

@@ -141,11 +141,11 @@ def _dot_general_transpose(ct, x, y, dimension_numbers):
     if is_undefined(x) and not is_undefined(y):
         x_nfree = x.aval.ndim - len(xc) - nb
         ct_x = _ct_wrt(ct, y, x.aval.ndim, xc, xb, yc, yb, nb + x_nfree, x_nfree)
-        return cast_like(ct_x, x.aval), None
+        return cast_like(ct_x, x.aval.dtype), None
     assert is_undefined(y) and not is_undefined(x), "dot_general of two linear values"
     y_nfree = y.aval.ndim - len(yc) - nb
     ct_y = _ct_wrt(ct, x, y.aval.ndim, yc, yb, xc, xb, nb, y_nfree)
-    return None, cast_like(ct_y, y.aval)
+    return None, cast_like(ct_y, y.aval.dtype)
 
 
 dot_general_p.transpose = _dot_general_transpose

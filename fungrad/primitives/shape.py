@@ -148,7 +148,7 @@ def _concatenate_transpose(ct, *xs, axis):
     for x in xs:
         size = np.shape(x)[axis] if not is_undefined(x) else x.aval.shape[axis]
         if is_undefined(x):
-            cts.append(cast_like(slice_along(ct, axis, start, start + size), x.aval))
+            cts.append(cast_like(slice_along(ct, axis, start, start + size), x.aval.dtype))
         else:
             cts.append(None)
         start += size
