@@ -25,6 +25,7 @@ from fungrad.core import (
     Zero,
     current_interpreter,
     get_aval,
+    is_array_like,
     zeros_for,
 )
 from fungrad.errors import FungradTypeError, FungradValueError
@@ -143,14 +144,16 @@ def _normalize_argnums(transformation: str, argnums: int | Sequence[int]) -> tup
     )
 
 
-def _check_argnums(transformation: str, argnums: tuple[int, ...], nargs: int) -> tuple[int, ...]:
+def _check_argnums(
+    transformation: str, argnums: tuple[int, ...], nargs: int, option: str = "argnums"
+) -> tuple[int, ...]:
     resolved = []
     for a in argnums:
         if not -nargs <= a < nargs:
             raise FungradValueError(
-                f"{transformation}: argnums={a} is out of range: the function was called with "
-                f"{nargs} positional argument{'s' if nargs != 1 else ''}. Pass the argument "
-                "to differentiate positionally, or change argnums."
+                f"{transformation}: {option}={a} is out of range: the function was called with "
+                f"{nargs} positional argument{'s' if nargs != 1 else ''}. Pass that argument "
+                f"positionally, or change {option}."
             )
         resolved.append(a % nargs)
     return tuple(resolved)
@@ -165,9 +168,12 @@ def _writeable(x: Any) -> Any:
 
 def _split_aux(transformation: str, out: Any) -> tuple[Any, Any]:
     if not (isinstance(out, (tuple, list)) and len(out) == 2):
-        kind = f"a {type(out).__name__}" + (
-            f" of length {len(out)}" if isinstance(out, (tuple, list)) else ""
-        )
+        if isinstance(out, (tuple, list)):
+            kind = f"a {type(out).__name__} of length {len(out)}"
+        elif is_array_like(out):
+            kind = f"an array of shape {get_aval(out).shape}"
+        else:
+            kind = f"a {type(out).__name__}"
         raise FungradTypeError(
             f"{transformation} with has_aux=True requires the function to return a pair "
             f"(output, aux), but it returned {kind}."
@@ -416,6 +422,8 @@ def _check_cotangent(transformation, ct, aval, out_tree, i):
             f"{transformation}: cotangent leaf {i} has shape {ct_aval.shape}, but the "
             f"corresponding output has shape {aval.shape}; they must match."
         )
+    if not dtypes.is_differentiable(aval.dtype):
+        return ct  # an integer output has no derivative: its cotangent is ignored
     if ct_aval.dtype != aval.dtype and isinstance(ct, np.ndarray):
         ct = ct.astype(aval.dtype)
     return ct
@@ -686,7 +694,17 @@ def hessian(
     >>> fungrad.hessian(lambda x: fnp.sum(x ** 3))(fnp.array([1.0, 2.0])).tolist()
     [[6.0, 0.0], [0.0, 12.0]]
     """
-    return jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)
+    argnums_t = _normalize_argnums("hessian", argnums)
+    forward_over_reverse = jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)
+
+    @functools.wraps(fun)
+    def hessian_f(*args: Any, **kwargs: Any) -> Any:
+        resolved = _check_argnums("hessian", argnums_t, len(args))
+        leaves, _, names = _flatten_args("hessian", fun, [args[i] for i in resolved], resolved)
+        _check_differentiable("hessian", leaves, names)
+        return forward_over_reverse(*args, **kwargs)
+
+    return hessian_f
 
 
 # ---------------------------------------------------------------------------------------
@@ -712,7 +730,9 @@ def make_jaxpr(
 
     @functools.wraps(fun)
     def make_jaxpr_f(*args: Any, **kwargs: Any) -> ClosedJaxpr:
-        resolved_static = _check_argnums("make_jaxpr", static, len(args)) if static else ()
+        resolved_static = (
+            _check_argnums("make_jaxpr", static, len(args), "static_argnums") if static else ()
+        )
         dynamic = tuple(i for i in range(len(args)) if i not in resolved_static)
         restricted = _partial_argnums(fun, args, dynamic, kwargs)
         flat, in_tree, names = _flatten_args(

@@ -95,6 +95,12 @@ def get_aval(x: Any) -> ShapedArray:
     )
 
 
+def shape_of(x: Any) -> tuple[int, ...]:
+    """The shape of a tracer, array or scalar (without NumPy's dispatch)."""
+    shape = getattr(x, "shape", None)
+    return np.shape(x) if shape is None else shape
+
+
 def is_array_like(x: Any) -> bool:
     return isinstance(x, (Tracer, np.ndarray, np.generic, float, int, complex, bool))
 
@@ -257,6 +263,8 @@ def pprint_jaxpr(jaxpr: Jaxpr, source_info: bool = False) -> str:
 
     def atom(a: Atom) -> str:
         if isinstance(a, Literal):
+            if a.aval.weak_type:  # a Python scalar: it takes the other operand's dtype
+                return repr(a.value)
             return f"{a.value!r}:{a.aval.str_short()}"
         name = names.get(id(a))
         if name is None:
@@ -347,10 +355,33 @@ class Tracer:
     """
 
     __slots__ = ("interpreter",)
-    # Make NumPy defer to our reflected operators: ``ndarray * tracer`` calls
-    # ``tracer.__rmul__`` instead of building an object array.
     __array_priority__ = 1000
-    __array_ufunc__ = None
+
+    #: NumPy ufuncs that a tracer accepts, mapped to their fungrad.numpy versions, so
+    #: that ``ndarray * tracer`` (which NumPy turns into ``np.multiply``) is traced.
+    #: Filled in by fungrad.numpy.
+    ufunc_overrides: dict[Any, Callable[..., Any]] = {}
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        override = self.ufunc_overrides.get(ufunc)
+        if override is not None and method == "__call__" and not kwargs:
+            return override(*inputs)
+        raise self._numpy_error(f"numpy.{ufunc.__name__}")
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        if func is np.shape:
+            return self.shape
+        if func is np.ndim:
+            return self.ndim
+        raise self._numpy_error(f"numpy.{func.__name__}")
+
+    def _numpy_error(self, what: str) -> TypeError:
+        return TypeError(
+            f"{what} was applied to a fungrad tracer ({self.aval.str_short()}, traced by "
+            f"`{self.interpreter.transformation}`); NumPy cannot see through it and would "
+            "lose its derivative. Inside transformed functions use `import fungrad.numpy "
+            "as fnp` and the fnp function of the same name."
+        )
 
     interpreter: Interpreter
 
@@ -399,13 +430,7 @@ class Tracer:
         return int(np.asarray(self.to_concrete()).__index__())
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        raise TypeError(
-            f"A fungrad tracer ({self.aval.str_short()}, traced by "
-            f"`{self.interpreter.transformation}`) was passed to a NumPy function, which "
-            "cannot see through it and would silently drop its derivative. Use "
-            "`import fungrad.numpy as fnp` and the fnp function of the same name inside "
-            "transformed functions."
-        )
+        raise self._numpy_error("numpy.asarray")
 
     def __repr__(self) -> str:
         return f"Traced<{self.aval.str_short()}>(from {self.interpreter.transformation})"

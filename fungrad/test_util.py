@@ -52,12 +52,13 @@ def numerical_jvp(
 
         return f(*tree_map(move, tuple(primals), tuple(tangents)))
 
-    plus, minus = shifted(1.0), shifted(-1.0)
-    return tree_map(
-        lambda a, b: (np.asarray(a, np.float64) - np.asarray(b, np.float64)) / (2 * eps),
-        plus,
-        minus,
-    )
+    def difference(a, b):
+        a, b = np.asarray(a), np.asarray(b)
+        if not dtypes.is_differentiable(a.dtype):
+            return np.zeros(a.shape, dtypes.float0)  # integer outputs have no derivative
+        return (a.astype(np.float64) - b.astype(np.float64)) / (2 * eps)
+
+    return tree_map(difference, shifted(1.0), shifted(-1.0))
 
 
 def numerical_jacobian(f: Callable[..., Any], x: Any, eps: float | None = None) -> np.ndarray:

@@ -38,6 +38,15 @@ def is_undefined(x: Any) -> bool:
     return type(x) is UndefinedPrimal
 
 
+def require_constant(prim: str, **operands: Any) -> None:
+    """For transpose rules: the named operands must not depend on the linear input."""
+    for name, x in operands.items():
+        if type(x) is UndefinedPrimal:
+            raise NonLinearError(
+                f"'{prim}' is not linear in its operand `{name}`, which depends on the input"
+            )
+
+
 def backward_pass(
     jaxpr: Jaxpr,
     consts: Sequence[Any],
@@ -88,7 +97,15 @@ def backward_pass(
                 "it is not linear in that input. If you called linear_transpose, the "
                 "function is not linear in its inputs; otherwise this is a gap in fungrad."
             )
-        cts_in = rule(ct_out, *args, **eqn.params)
+        try:
+            cts_in = rule(ct_out, *args, **eqn.params)
+        except NonLinearError as err:
+            where = f" at {eqn.source_info}" if eqn.source_info else ""
+            raise NonLinearError(
+                f"`{transformation}` cannot transpose this program: {err}{where}. The "
+                "function must be linear in the inputs being transposed (a sum of "
+                "constant multiples of them)."
+            ) from None
         for a, ct in zip(eqn.inputs, cts_in):
             write_ct(a, ct)
 

@@ -466,7 +466,10 @@ def broadcast_to(a: ArrayLike, shape_: Sequence[int]) -> Any:
     target = tuple(shape_)
     if shape(a) == target:
         return a
-    np.broadcast_shapes(shape(a), target)  # raises NumPy's error for incompatible shapes
+    if len(target) < ndim(a) or any(
+        d not in (1, t) for d, t in zip(reversed(shape(a)), reversed(target))
+    ):
+        raise FungradValueError(f"broadcast_to: cannot broadcast shape {shape(a)} to {target}")
     return _broadcast_to(a, target)
 
 

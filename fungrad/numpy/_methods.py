@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 import fungrad.numpy as fnp
 from fungrad.core import Tracer
 
@@ -80,5 +82,27 @@ _METHODS = {
 for _name, _fn in {**_OPERATORS, **_METHODS}.items():
     setattr(Tracer, _name, _fn)
 
+Tracer.ufunc_overrides.update(
+    {
+        np.add: fnp.add,
+        np.subtract: fnp.subtract,
+        np.multiply: fnp.multiply,
+        np.true_divide: fnp.divide,
+        np.power: fnp.power,
+        np.matmul: fnp.matmul,
+        np.less: fnp.less,
+        np.less_equal: fnp.less_equal,
+        np.greater: fnp.greater,
+        np.greater_equal: fnp.greater_equal,
+        np.equal: fnp.equal,
+        np.not_equal: fnp.not_equal,
+        np.logical_and: fnp.logical_and,
+        np.logical_or: fnp.logical_or,
+        np.logical_xor: fnp.logical_xor,
+        np.bitwise_and: fnp.logical_and,
+        np.bitwise_or: fnp.logical_or,
+        np.bitwise_xor: fnp.logical_xor,
+    }
+)
 Tracer.__hash__ = None  # type: ignore[assignment]  # == is elementwise, as in NumPy
 Tracer.T = property(lambda self: fnp.transpose(self))  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from fungrad.core import Zero, zeros_for
+from fungrad.core import Zero, shape_of, zeros_for
 from fungrad.interpreters import jvp as _jvp
 from fungrad.primitives import elementwise, indexing, linalg, reductions, shape  # noqa: F401
 from fungrad.primitives.elementwise import add, cast_like
@@ -23,8 +23,8 @@ def _add_tangents(a: Any, b: Any) -> Any:
 
 def _broadcast_tangent(t: Any, ans: Any) -> Any:
     """Give a tangent contribution the shape and dtype of the primal output ``ans``."""
-    ans_shape = np.shape(ans)
-    if np.shape(t) != ans_shape:
+    ans_shape = shape_of(ans)
+    if shape_of(t) != ans_shape:
         t = broadcast_to(t, ans_shape)
     return cast_like(t, ans.dtype if hasattr(ans, "dtype") else np.result_type(ans))
 

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from fungrad import dtypes
-from fungrad.core import Primitive, ShapedArray, Zero, get_aval, new_primitive
+from fungrad.core import Primitive, ShapedArray, Zero, get_aval, new_primitive, shape_of
 from fungrad.errors import ShapeError
 from fungrad.interpreters.jvp import defjvp, deflinear_jvp, zero_jvp
-from fungrad.interpreters.transpose import is_undefined
+from fungrad.interpreters.transpose import is_undefined, require_constant
 
 # ---------------------------------------------------------------------------------------
 # Shape and dtype rules shared by the families
@@ -123,7 +123,7 @@ def neg(x: Any) -> Any:
 
 def unbroadcast(ct: Any, aval: ShapedArray) -> Any:
     """Sum a cotangent down to ``aval``'s shape (undoing broadcasting) and cast to its dtype."""
-    ct_shape = np.shape(ct)
+    ct_shape = shape_of(ct)
     shape = aval.shape
     if ct_shape != shape:
         from fungrad.primitives.reductions import reduce_sum
@@ -135,7 +135,7 @@ def unbroadcast(ct: Any, aval: ShapedArray) -> Any:
         )
         if axes:
             ct = reduce_sum(ct, axes)
-        if np.shape(ct) != shape:
+        if shape_of(ct) != shape:
             ct = reshape(ct, shape)
     return cast_like(ct, aval.dtype)
 
@@ -170,14 +170,14 @@ def _sub_transpose(ct, x, y):
 
 
 def _mul_transpose(ct, x, y):
-    assert not (is_undefined(x) and is_undefined(y)), "mul of two linear values"
     if is_undefined(x):
+        require_constant("mul", y=y)
         return unbroadcast(mul(ct, y), x.aval), None
     return None, unbroadcast(mul(x, ct), y.aval)
 
 
 def _div_transpose(ct, x, y):
-    assert is_undefined(x) and not is_undefined(y), "div is linear in its numerator only"
+    require_constant("div", denominator=y)
     return unbroadcast(div(ct, y), x.aval), None
 
 
@@ -500,7 +500,7 @@ defjvp(
 
 
 def _select_transpose(ct, pred, on_true, on_false):
-    assert not is_undefined(pred), "select is not linear in its predicate"
+    require_constant("select", predicate=pred)
     return (
         None,
         unbroadcast(select(pred, ct, 0.0), on_true.aval) if is_undefined(on_true) else None,

@@ -15,7 +15,7 @@ import numpy as np
 from fungrad.core import ShapedArray, new_primitive
 from fungrad.errors import ShapeError
 from fungrad.interpreters.jvp import defjvp
-from fungrad.interpreters.transpose import is_undefined
+from fungrad.interpreters.transpose import require_constant
 
 
 class _ArraySlot:
@@ -136,13 +136,13 @@ defjvp(scatter_add_p, _linear_in_first(scatter_add_p))
 
 
 def _gather_transpose(ct, x, *index_arrays, index):
-    assert is_undefined(x) and not any(is_undefined(a) for a in index_arrays)
+    require_constant("gather", **{f"index{i}": a for i, a in enumerate(index_arrays)})
     ct_x = scatter_add(ct, *index_arrays, index=index, shape=x.aval.shape)
     return (ct_x, *(None for _ in index_arrays))
 
 
 def _scatter_add_transpose(ct, x, *index_arrays, index, shape):
-    assert is_undefined(x) and not any(is_undefined(a) for a in index_arrays)
+    require_constant("scatter_add", **{f"index{i}": a for i, a in enumerate(index_arrays)})
     return (gather(ct, *index_arrays, index=index), *(None for _ in index_arrays))
 
 

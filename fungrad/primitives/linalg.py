@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 
 from fungrad import dtypes
-from fungrad.core import ShapedArray, new_primitive
+from fungrad.core import ShapedArray, new_primitive, shape_of
 from fungrad.errors import ShapeError
 from fungrad.interpreters.jvp import defjvp
-from fungrad.interpreters.transpose import is_undefined
+from fungrad.interpreters.transpose import is_undefined, require_constant
 from fungrad.primitives.elementwise import cast_like
 from fungrad.primitives.shape import transpose
 
@@ -115,7 +115,7 @@ def _ct_wrt(
     other operand over the other's free dims leaves [batch | own free | other's
     contracting dims, sorted]; a transpose puts each back where the operand has it.
     """
-    other_ndim = np.ndim(other) if not is_undefined(other) else other.aval.ndim
+    other_ndim = len(shape_of(other))
     other_free = _free_dims(other_ndim, other_contract, other_batch)
     nb = len(batch)
     ct_other_free = tuple(range(ct_free_start, ct_free_start + len(other_free)))
@@ -138,11 +138,11 @@ def _ct_wrt(
 def _dot_general_transpose(ct, x, y, dimension_numbers):
     (xc, yc), (xb, yb) = dimension_numbers
     nb = len(xb)
-    if is_undefined(x) and not is_undefined(y):
+    if is_undefined(x):
+        require_constant("dot_general", rhs=y)
         x_nfree = x.aval.ndim - len(xc) - nb
         ct_x = _ct_wrt(ct, y, x.aval.ndim, xc, xb, yc, yb, nb + x_nfree, x_nfree)
         return cast_like(ct_x, x.aval.dtype), None
-    assert is_undefined(y) and not is_undefined(x), "dot_general of two linear values"
     y_nfree = y.aval.ndim - len(yc) - nb
     ct_y = _ct_wrt(ct, x, y.aval.ndim, yc, yb, xc, xb, nb, y_nfree)
     return None, cast_like(ct_y, y.aval.dtype)

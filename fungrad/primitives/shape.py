@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from fungrad import dtypes
-from fungrad.core import ShapedArray, new_primitive
+from fungrad.core import ShapedArray, new_primitive, shape_of
 from fungrad.errors import ShapeError
 from fungrad.interpreters.jvp import deflinear_jvp
 from fungrad.interpreters.transpose import is_undefined
@@ -47,7 +47,7 @@ def _broadcast_in_dim_transpose(ct, x, shape, broadcast_dimensions):
     )
     if summed:
         ct = reduce_sum(ct, tuple(sorted(summed)))
-    if np.shape(ct) != x.aval.shape:
+    if shape_of(ct) != x.aval.shape:
         ct = reshape(ct, x.aval.shape)
     return (ct,)
 
@@ -66,7 +66,7 @@ def broadcast_in_dim(x: Any, shape: tuple[int, ...], broadcast_dimensions: tuple
 
 def broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
     """NumPy-style broadcast of ``x`` to ``shape`` (trailing dimensions aligned)."""
-    ndim = np.ndim(x)
+    ndim = len(shape_of(x))
     return broadcast_in_dim(x, shape, tuple(range(len(shape) - ndim, len(shape))))
 
 
@@ -146,7 +146,7 @@ def _concatenate_transpose(ct, *xs, axis):
     cts = []
     start = 0
     for x in xs:
-        size = np.shape(x)[axis] if not is_undefined(x) else x.aval.shape[axis]
+        size = shape_of(x)[axis] if not is_undefined(x) else x.aval.shape[axis]
         if is_undefined(x):
             cts.append(cast_like(slice_along(ct, axis, start, start + size), x.aval.dtype))
         else:
