@@ -159,10 +159,15 @@ def _check_argnums(
     return tuple(resolved)
 
 
-def _writeable(x: Any) -> Any:
-    """Materialise broadcast views before handing results to the user."""
-    if type(x) is np.ndarray and not x.flags.writeable:
-        return np.array(x)
+def _as_output(x: Any) -> Any:
+    """A derivative as handed to the user: an ordinary, writeable ndarray.
+
+    NumPy scalars become 0-d arrays, and read-only broadcast views are copied.
+    """
+    if type(x) is np.ndarray:
+        return x if x.flags.writeable else np.array(x)
+    if isinstance(x, np.generic):
+        return np.asarray(x)
     return x
 
 
@@ -266,7 +271,7 @@ def jvp(
     out_tree = flat_fun.out_tree
     primals_out = tree_unflatten(out_tree, out_primals)
     tangents_out = tree_unflatten(
-        out_tree, [_writeable(zeros_for(t.aval) if type(t) is Zero else t) for t in out_tangents]
+        out_tree, [_as_output(zeros_for(t.aval) if type(t) is Zero else t) for t in out_tangents]
     )
     if has_aux:
         return primals_out, tangents_out, flat_fun.aux
@@ -334,7 +339,7 @@ def linearize(fun: Callable, *primals: Any) -> tuple[Any, Callable[..., Any]]:
 
         results = iter(eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, *args))
         outs = [zeros_for(a) if z else next(results) for a, z in zip(out_avals, zero_outs)]
-        return tree_unflatten(out_tree, [_writeable(o) for o in outs])
+        return tree_unflatten(out_tree, [_as_output(o) for o in outs])
 
     return tree_unflatten(out_tree, out_primals), f_jvp
 
@@ -406,7 +411,7 @@ def _vjp(
         flat = []
         for p, aval in zip(flat_primals, tangent_avals):
             ct = next(in_cts) if aval is not None else Zero(get_aval(p))
-            flat.append(_writeable(zeros_for(ct.aval) if type(ct) is Zero else ct))
+            flat.append(_as_output(zeros_for(ct.aval) if type(ct) is Zero else ct))
         return tree_unflatten(in_tree, flat)
 
     if has_aux:
@@ -541,7 +546,7 @@ def linear_transpose(fun: Callable, *primals: Any) -> Callable[..., tuple[Any, .
             for i, (ct, aval) in enumerate(zip(flat_cts, out_avals))
         ]
         in_cts = backward_pass(jaxpr.jaxpr, jaxpr.consts, cts, "linear_transpose")
-        flat = [_writeable(zeros_for(c.aval) if type(c) is Zero else c) for c in in_cts]
+        flat = [_as_output(zeros_for(c.aval) if type(c) is Zero else c) for c in in_cts]
         return tree_unflatten(in_tree, flat)
 
     return transpose_fun
@@ -680,7 +685,7 @@ def _nest(out_tree: PyTreeDef, in_tree: PyTreeDef, blocks: list[list[Any]], sing
     """Arrange Jacobian blocks: output structure outside, argument structure inside."""
     per_out = []
     for row in blocks:
-        inner = tree_unflatten(in_tree, [_writeable(b) for b in row])
+        inner = tree_unflatten(in_tree, [_as_output(b) for b in row])
         per_out.append(inner[0] if single else inner)
     return tree_unflatten(out_tree, per_out)
 
@@ -723,7 +728,7 @@ def make_jaxpr(
     >>> print(fungrad.make_jaxpr(lambda x: fnp.sin(x) * 2.0)(fnp.ones(3)))
     { lambda ; a:f64[3]. let
         b:f64[3] = sin a
-        c:f64[3] = mul b 2.0:f64[]
+        c:f64[3] = mul b 2.0
       in (c,) }
     """
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)

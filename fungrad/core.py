@@ -263,9 +263,10 @@ def pprint_jaxpr(jaxpr: Jaxpr, source_info: bool = False) -> str:
 
     def atom(a: Atom) -> str:
         if isinstance(a, Literal):
+            value = a.value.item() if isinstance(a.value, np.generic) else a.value
             if a.aval.weak_type:  # a Python scalar: it takes the other operand's dtype
-                return repr(a.value)
-            return f"{a.value!r}:{a.aval.str_short()}"
+                return repr(value)
+            return f"{value!r}:{a.aval.str_short()}"
         name = names.get(id(a))
         if name is None:
             name = names[id(a)] = next_name()
@@ -553,7 +554,10 @@ def user_source_line() -> str | None:
         frame = frame.f_back
     if frame is None:
         return None
-    return f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+    filename = frame.f_code.co_filename
+    if not filename.startswith("<"):  # "<stdin>", "<doctest ...>" are names, not paths
+        filename = os.path.basename(filename)
+    return f"{filename}:{frame.f_lineno}"
 
 
 # ---------------------------------------------------------------------------------------
