@@ -8,9 +8,6 @@
 from fungrad import tree_util
 from fungrad.api import (
     grad,
-    hessian,
-    jacfwd,
-    jacrev,
     jvp,
     linear_transpose,
     linearize,
@@ -21,6 +18,8 @@ from fungrad.api import (
 from fungrad.api import tree_stop_gradient as stop_gradient
 from fungrad.core import ClosedJaxpr, Jaxpr, ShapedArray, eval_jaxpr
 from fungrad.dtypes import float0
+from fungrad.jacobians import hessian, hvp, jacfwd, jacrev
+from fungrad.vmap import vmap
 
 __version__ = "0.1.0"
 
@@ -32,6 +31,7 @@ __all__ = [
     "float0",
     "grad",
     "hessian",
+    "hvp",
     "jacfwd",
     "jacrev",
     "jvp",
@@ -42,6 +42,7 @@ __all__ = [
     "tree_util",
     "value_and_grad",
     "vjp",
+    "vmap",
 ]
 
 import fungrad.numpy  # noqa: E402,F401  (installs array methods on tracers)

@@ -9,6 +9,7 @@ rule and, if it is linear, its transpose rule.
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 from fungrad import dtypes
 from fungrad.core import Primitive, ShapedArray, Zero, get_aval, new_primitive, shape_of
 from fungrad.errors import ShapeError
+from fungrad.interpreters.batching import to_front
 from fungrad.interpreters.jvp import defjvp, deflinear_jvp, zero_jvp
 from fungrad.interpreters.transpose import is_undefined, require_constant
 
@@ -63,6 +65,45 @@ def broadcast_shapes(name: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
     return found
 
 
+def batch_unary(prim: Primitive) -> None:
+    """Batching rule of a one-operand elementwise primitive: the batch dim stays put."""
+    prim.batch = lambda values, dims, **params: (prim.bind(*values, **params), dims[0])
+
+
+def batch_broadcasting(prim: Primitive) -> None:
+    """Batching rule of a NumPy-broadcasting primitive.
+
+    Broadcasting aligns trailing dimensions, so batched operands get their batch
+    dimension first and, if they have fewer dimensions than the result, size-1
+    dimensions after it; unbatched operands are left as they are.
+    """
+
+    def rule(values, dims, **params):
+        shapes = [shape_of(v) for v in values]
+        first = dims[0]
+        if (
+            first is not None
+            and all(d == first for d in dims)
+            and all(len(s) == len(shapes[0]) for s in shapes)
+        ):
+            return prim.bind(*values, **params), first
+        ranks = [len(s) - (d is not None) for s, d in zip(shapes, dims)]
+        out_rank = builtins.max(ranks)
+        moved = []
+        for v, d, r in zip(values, dims, ranks):
+            if d is not None:
+                v = to_front(v, d)
+                if r < out_rank:
+                    from fungrad.primitives.shape import reshape
+
+                    front = shape_of(v)
+                    v = reshape(v, front[:1] + (1,) * (out_rank - r) + front[1:])
+            moved.append(v)
+        return prim.bind(*moved, **params), 0
+
+    prim.batch = rule
+
+
 def unary_elementwise(name: str, fn: Callable) -> Primitive:
     prim = new_primitive(name)
     prim.impl = fn
@@ -72,6 +113,7 @@ def unary_elementwise(name: str, fn: Callable) -> Primitive:
         return ShapedArray(x.shape, dtype, weak)
 
     prim.abstract_eval = abstract_eval
+    batch_unary(prim)
     return prim
 
 
@@ -88,6 +130,7 @@ def nary_elementwise(name: str, fn: Callable, out_dtype: np.dtype | None = None)
         return ShapedArray(shape, dtype, weak)
 
     prim.abstract_eval = abstract_eval
+    batch_broadcasting(prim)
     return prim
 
 
@@ -198,8 +241,11 @@ def pow(x: Any, y: Any) -> Any:
 
 
 def _pow_jvp_base(t, ans, x, y):
-    # d/dx x**y = y * x**(y-1), defined as 0 where y == 0 (even at x == 0).
-    return mul(t, select(eq(y, 0), 0.0, mul(y, pow(x, sub(y, 1)))))
+    # d/dx x**y = y * x**(y-1). At x == y == 0 that is 0 * inf; the limit along y == 0
+    # is 0. Guarding only that point keeps the formula smooth in y elsewhere, so its
+    # own derivative with respect to y stays right at y == 0.
+    at_origin = and_p.bind(eq(x, 0), eq(y, 0))
+    return mul(t, select(at_origin, 0.0, mul(y, pow(x, sub(y, 1)))))
 
 
 def _pow_jvp_exponent(t, ans, x, y):
@@ -212,6 +258,7 @@ defjvp(pow_p, _pow_jvp_base, _pow_jvp_exponent)
 
 integer_pow_p = new_primitive("integer_pow")
 integer_pow_p.impl = lambda x, y: np.power(x, y) if y != 2 else np.multiply(x, x)
+batch_unary(integer_pow_p)
 integer_pow_p.abstract_eval = lambda x, y: ShapedArray(
     x.shape, *ufunc_result_dtype(np.power, (x, ShapedArray((), np.dtype(int), True)))
 )
@@ -456,7 +503,7 @@ def _select_impl(pred, on_true, on_false):
     # about 8x slower than a multiply). Keeping an array where pred holds and +0.0
     # elsewhere is the common case; a bitwise AND with a 0/-1 mask does it exactly
     # and without branches.
-    if type(pred) is np.ndarray:
+    if type(pred) is np.ndarray and pred.ndim:
         if _is_positive_zero(on_false):
             kept, keep = on_true, pred
         elif _is_positive_zero(on_true):
@@ -509,6 +556,7 @@ def _select_transpose(ct, pred, on_true, on_false):
 
 
 select_p.transpose = _select_transpose
+batch_broadcasting(select_p)
 
 # ---------------------------------------------------------------------------------------
 # dtype conversion and stop_gradient
@@ -536,11 +584,13 @@ def _convert_transpose(ct, x, new_dtype):
 
 convert_element_type_p.jvp = _convert_jvp
 convert_element_type_p.transpose = _convert_transpose
+batch_unary(convert_element_type_p)
 
 stop_gradient_p = new_primitive("stop_gradient")
 stop_gradient_p.impl = lambda x: x
 stop_gradient_p.abstract_eval = lambda x: x
 zero_jvp(stop_gradient_p)
+batch_unary(stop_gradient_p)
 
 
 def stop_gradient(x: Any) -> Any:

@@ -8,14 +8,17 @@ one pair of primitives, each the other's transpose.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import numpy as np
 
-from fungrad.core import ShapedArray, new_primitive
+from fungrad.core import ShapedArray, new_primitive, shape_of
 from fungrad.errors import ShapeError
+from fungrad.interpreters.batching import move_batch_dim, to_front
 from fungrad.interpreters.jvp import defjvp
 from fungrad.interpreters.transpose import require_constant
+from fungrad.primitives.shape import reshape, transpose
 
 
 class _ArraySlot:
@@ -154,3 +157,88 @@ def slice_along(x: Any, axis: int, start: int, stop: int) -> Any:
     """``x[..., start:stop, ...]`` with the slice on ``axis``."""
     entries = (slice(None),) * axis + (slice(start, stop),)
     return gather(x, index=StaticIndex(entries))
+
+
+# ---------------------------------------------------------------------------------------
+# Batching. With only basic indexing, a leading full slice keeps the batch dimension
+# in front. With index arrays, the batch gets its own index array ``arange(size)``
+# in front; NumPy then puts the whole block of array-indexed dimensions first, with
+# the batch dimension leading it. Per example, NumPy keeps that block where the
+# array indices were if they were adjacent, so the batched result is transposed to
+# match (and a cotangent being scattered is transposed the other way).
+
+
+def _batched_index(
+    index: StaticIndex, arrays: tuple, dims: tuple, size: int
+) -> tuple[list[Any], StaticIndex, int]:
+    """The batched index operands and structure, and the rank of the array-index block."""
+    ranks = [len(shape_of(a)) - (d is not None) for a, d in zip(arrays, dims)]
+    n_adv = builtins.max(ranks, default=0)
+    moved = []
+    for a, d, r in zip(arrays, dims, ranks):
+        if d is not None:
+            a = to_front(a, d)
+            front = shape_of(a)
+            a = reshape(a, front[:1] + (1,) * (n_adv - r) + front[1:])
+        moved.append(a)
+    batch_positions = np.arange(size).reshape((size,) + (1,) * n_adv)
+    return [batch_positions, *moved], StaticIndex((ARRAY, *index.entries)), n_adv
+
+
+def _dims_before_array_block(index: StaticIndex, ndim: int) -> int:
+    """How many result dimensions precede the array-index block for one example.
+
+    0 when NumPy puts the block first anyway (array indices not adjacent, or first).
+    """
+    advanced = [i for i, e in enumerate(index.entries) if e is ARRAY or type(e) is int]
+    if advanced != list(range(advanced[0], advanced[-1] + 1)):
+        return 0
+    consumed = sum(1 for e in index.entries if e is ARRAY or type(e) in (int, tuple))
+    before = 0
+    for e in index.entries[: advanced[0]]:
+        before += ndim - consumed if e is Ellipsis else 1
+    return before
+
+
+def _block_order(n_adv: int, before: int, total: int) -> tuple[int, ...]:
+    """Permutation taking [batch, block, before, rest] to [batch, before, block, rest]."""
+    block = list(range(1, 1 + n_adv))
+    prefix = list(range(1 + n_adv, 1 + n_adv + before))
+    rest = list(range(1 + n_adv + before, total))
+    return tuple([0, *prefix, *block, *rest])
+
+
+def _gather_batch(values, dims, index):
+    x, arrays = values[0], tuple(values[1:])
+    dx, array_dims = dims[0], tuple(dims[1:])
+    size = next(shape_of(v)[d] for v, d in zip(values, dims) if d is not None)
+    if not index.has_arrays:
+        return gather(to_front(x, dx), index=StaticIndex((slice(None), *index.entries))), 0
+    x = move_batch_dim(x, dx, 0, size)
+    new_arrays, new_index, n_adv = _batched_index(index, arrays, array_dims, size)
+    out = gather(x, *new_arrays, index=new_index)
+    before = _dims_before_array_block(index, len(shape_of(x)) - 1)
+    if before:
+        out = transpose(out, _block_order(n_adv, before, len(shape_of(out))))
+    return out, 0
+
+
+def _scatter_add_batch(values, dims, index, shape):
+    ct, arrays = values[0], tuple(values[1:])
+    dct, array_dims = dims[0], tuple(dims[1:])
+    size = next(shape_of(v)[d] for v, d in zip(values, dims) if d is not None)
+    out_shape = (size, *shape)
+    if not index.has_arrays:
+        entries = StaticIndex((slice(None), *index.entries))
+        return scatter_add(to_front(ct, dct), index=entries, shape=out_shape), 0
+    ct = move_batch_dim(ct, dct, 0, size)
+    new_arrays, new_index, n_adv = _batched_index(index, arrays, array_dims, size)
+    before = _dims_before_array_block(index, len(shape))
+    if before:
+        order = _block_order(n_adv, before, len(shape_of(ct)))
+        ct = transpose(ct, tuple(np.argsort(order).tolist()))
+    return scatter_add(ct, *new_arrays, index=new_index, shape=out_shape), 0
+
+
+gather_p.batch = _gather_batch
+scatter_add_p.batch = _scatter_add_batch

@@ -16,6 +16,7 @@ import numpy as np
 from fungrad import dtypes
 from fungrad.core import ShapedArray, new_primitive, shape_of
 from fungrad.errors import ShapeError
+from fungrad.interpreters.batching import to_front
 from fungrad.interpreters.jvp import defjvp
 from fungrad.interpreters.transpose import is_undefined, require_constant
 from fungrad.primitives.elementwise import cast_like
@@ -149,3 +150,28 @@ def _dot_general_transpose(ct, x, y, dimension_numbers):
 
 
 dot_general_p.transpose = _dot_general_transpose
+
+
+def _dot_general_batch(values, dims, dimension_numbers):
+    (x, y), (dx, dy) = values, dims
+    (xc, yc), (xb, yb) = dimension_numbers
+    x, y = to_front(x, dx), to_front(y, dy)
+
+    def shift(ds):
+        return tuple(d + 1 for d in ds)
+
+    if dx is not None and dy is not None:
+        # Both batched: the batch dimension becomes one more dot_general batch dimension.
+        dims_out = ((shift(xc), shift(yc)), ((0,) + shift(xb), (0,) + shift(yb)))
+        return dot_general(x, y, dims_out), 0
+    if dx is not None:
+        # Only lhs batched: its batch dimension is its first free dimension.
+        dims_out = ((shift(xc), yc), (shift(xb), yb))
+        return dot_general(x, y, dims_out), len(xb)
+    # Only rhs batched: its batch dimension is its first free dimension.
+    dims_out = ((xc, shift(yc)), (xb, shift(yb)))
+    x_free = len(shape_of(x)) - len(xc) - len(xb)
+    return dot_general(x, y, dims_out), len(xb) + x_free
+
+
+dot_general_p.batch = _dot_general_batch

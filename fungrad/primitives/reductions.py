@@ -28,10 +28,22 @@ def keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, 
     return tuple(1 if i in axes else d for i, d in enumerate(shape))
 
 
+def _batched_axis(axis: int, batch_dim: int) -> int:
+    """Where a per-example axis is in the batched array."""
+    return axis if axis < batch_dim else axis + 1
+
+
 def reduction(name: str, fn: Any):
     prim = new_primitive(name)
     prim.impl = lambda x, axes: fn(x, axis=axes)
     prim.abstract_eval = lambda x, axes: ShapedArray(_reduced_shape(name, x, axes), x.dtype)
+
+    def batch_rule(values, dims, axes):
+        (x,), (d,) = values, dims
+        batched_axes = tuple(sorted(_batched_axis(a, d) for a in axes))
+        return prim.bind(x, axes=batched_axes), d - sum(1 for a in axes if a < d)
+
+    prim.batch = batch_rule
     return prim
 
 
@@ -84,6 +96,12 @@ def _arg_reduction(name: str, fn: Any):
         _reduced_shape(name, x, (axis,)), np.dtype(np.int64)
     )
     zero_jvp(prim)
+
+    def batch_rule(values, dims, axis):
+        (x,), (d,) = values, dims
+        return prim.bind(x, axis=_batched_axis(axis, d)), d if axis >= d else d - 1
+
+    prim.batch = batch_rule
     return prim
 
 

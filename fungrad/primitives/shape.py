@@ -9,6 +9,7 @@ import numpy as np
 from fungrad import dtypes
 from fungrad.core import ShapedArray, new_primitive, shape_of
 from fungrad.errors import ShapeError
+from fungrad.interpreters.batching import move_batch_dim, to_front
 from fungrad.interpreters.jvp import deflinear_jvp
 from fungrad.interpreters.transpose import is_undefined
 from fungrad.primitives.reductions import reduce_sum
@@ -58,6 +59,15 @@ broadcast_in_dim_p.transpose = _broadcast_in_dim_transpose
 deflinear_jvp(broadcast_in_dim_p)
 
 
+def _broadcast_in_dim_batch(values, dims, shape, broadcast_dimensions):
+    x = to_front(values[0], dims[0])
+    out_shape = (shape_of(x)[0],) + shape
+    return broadcast_in_dim(x, out_shape, (0,) + tuple(d + 1 for d in broadcast_dimensions)), 0
+
+
+broadcast_in_dim_p.batch = _broadcast_in_dim_batch
+
+
 def broadcast_in_dim(x: Any, shape: tuple[int, ...], broadcast_dimensions: tuple[int, ...]):
     return broadcast_in_dim_p.bind(
         x, shape=tuple(shape), broadcast_dimensions=tuple(broadcast_dimensions)
@@ -86,6 +96,10 @@ def _reshape_abstract_eval(x, new_sizes):
 reshape_p.abstract_eval = _reshape_abstract_eval
 reshape_p.transpose = lambda ct, x, new_sizes: (reshape(ct, x.aval.shape),)
 deflinear_jvp(reshape_p)
+reshape_p.batch = lambda values, dims, new_sizes: (
+    reshape(to_front(values[0], dims[0]), (shape_of(values[0])[dims[0]],) + new_sizes),
+    0,
+)
 
 
 def reshape(x: Any, new_sizes: tuple[int, ...]) -> Any:
@@ -112,6 +126,10 @@ transpose_p.transpose = lambda ct, x, permutation: (
     transpose(ct, tuple(np.argsort(permutation).tolist())),
 )
 deflinear_jvp(transpose_p)
+transpose_p.batch = lambda values, dims, permutation: (
+    transpose(to_front(values[0], dims[0]), (0,) + tuple(p + 1 for p in permutation)),
+    0,
+)
 
 
 def transpose(x: Any, permutation: tuple[int, ...]) -> Any:
@@ -158,6 +176,15 @@ def _concatenate_transpose(ct, *xs, axis):
 concatenate_p.abstract_eval = _concatenate_abstract_eval
 concatenate_p.transpose = _concatenate_transpose
 deflinear_jvp(concatenate_p)
+
+
+def _concatenate_batch(values, dims, axis):
+    size = next(shape_of(v)[d] for v, d in zip(values, dims) if d is not None)
+    moved = [move_batch_dim(v, d, 0, size) for v, d in zip(values, dims)]
+    return concatenate(moved, axis + 1), 0
+
+
+concatenate_p.batch = _concatenate_batch
 
 
 def concatenate(xs: Any, axis: int) -> Any:

@@ -1,0 +1,147 @@
+"""Batching: the vmap interpreter, and helpers for writing batching rules.
+
+A :class:`BatchTracer` carries a value with one extra *batch dimension* (``batch_dim``,
+an int), or no batch dimension at all (``None``) for values that are the same for
+every example. The interpreter calls each primitive's batching rule once for the
+whole batch: ``rule(args, dims, **params) -> (out, out_dim)``. Unbatched operands
+stay unbatched: rules broadcast only when an operation really needs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fungrad.core import (
+    Interpreter,
+    Primitive,
+    ShapedArray,
+    Tracer,
+    _state,
+    activate,
+    get_aval,
+    missing_rule,
+    shape_of,
+)
+from fungrad.errors import ConcretizationError
+
+
+class BatchTracer(Tracer):
+    __slots__ = ("value", "batch_dim")
+
+    def __init__(self, interpreter: BatchInterpreter, value: Any, batch_dim: int | None):
+        self.interpreter = interpreter
+        self.value = value
+        self.batch_dim = batch_dim
+
+    @property
+    def aval(self) -> ShapedArray:
+        aval = get_aval(self.value)
+        if self.batch_dim is None:
+            return aval
+        shape = aval.shape[: self.batch_dim] + aval.shape[self.batch_dim + 1 :]
+        return ShapedArray(shape, aval.dtype, aval.weak_type)
+
+    def to_concrete(self) -> Any:
+        raise ConcretizationError(
+            f"A concrete value was needed (for `if`, `while`, `bool()`, `int()` or an index) "
+            f"but this value differs across the batch under `vmap`: {self.aval.str_short()} "
+            "per example. Python control flow cannot branch on it once for the whole batch. "
+            "Compute both results and choose with `fungrad.numpy.where(condition, a, b)`."
+        )
+
+
+class BatchInterpreter(Interpreter):
+    __slots__ = ("axis_size",)
+
+    def __init__(self, parent: Interpreter, axis_size: int, transformation: str = "vmap"):
+        super().__init__(parent, transformation)
+        self.axis_size = axis_size
+
+    def process_primitive(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
+        values = []
+        dims = []
+        own = False
+        for x in args:
+            if type(x) is BatchTracer and x.interpreter is self:
+                values.append(x.value)
+                dims.append(x.batch_dim)
+                own = own or x.batch_dim is not None
+            else:
+                values.append(x)
+                dims.append(None)
+        if not own:
+            # Nothing here varies across the batch: compute it once.
+            return self.forward_to_parent(prim, values, params)
+        rule = prim.batch
+        if rule is None:
+            raise missing_rule(prim, "batching")
+        _state.current = self.parent
+        try:
+            out, out_dim = rule(values, dims, **params)
+        finally:
+            _state.current = self
+        if prim.multiple_results:
+            return [BatchTracer(self, o, d) for o, d in zip(out, out_dim)]
+        return BatchTracer(self, out, out_dim)
+
+    def unpack(self, x: Any) -> tuple[Any, int | None]:
+        if type(x) is BatchTracer and x.interpreter is self:
+            return x.value, x.batch_dim
+        return x, None
+
+
+def batch_flat(
+    fun: Callable[..., Sequence[Any]],
+    args: Sequence[Any],
+    in_dims: Sequence[int | None],
+    axis_size: int,
+) -> list[tuple[Any, int | None]]:
+    """Run ``fun`` once over a batch (flat lists in and out).
+
+    Returns each output with its batch dimension (None if it does not vary).
+    """
+    interp = BatchInterpreter(_state.current, axis_size)
+    tracers = [BatchTracer(interp, x, d) if d is not None else x for x, d in zip(args, in_dims)]
+    with activate(interp):
+        outs = fun(*tracers)
+    return [interp.unpack(x) for x in outs]
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers for rule writers
+
+
+def move_batch_dim(x: Any, src: int | None, dst: int | None, axis_size: int) -> Any:
+    """``x`` with its batch dimension moved from ``src`` to ``dst``.
+
+    An unbatched value (``src`` None) is broadcast along a new dimension ``dst``.
+    ``dst`` None requires ``src`` None (the value is the same for every example).
+    """
+    from fungrad.primitives.shape import broadcast_in_dim, transpose
+
+    if src == dst:
+        return x
+    shape = shape_of(x)
+    if src is None:
+        out_shape = shape[:dst] + (axis_size,) + shape[dst:]
+        kept = tuple(i for i in range(len(out_shape)) if i != dst)
+        return broadcast_in_dim(x, out_shape, kept)
+    if dst is None:
+        raise ValueError(
+            "vmap: an output with out_axes=None must be the same for every example, but this "
+            "one varies along the mapped axis. Give it an integer out_axes."
+        )
+    perm = [i for i in range(len(shape)) if i != src]
+    perm.insert(dst, src)
+    return transpose(x, tuple(perm))
+
+
+def to_front(x: Any, dim: int | None) -> Any:
+    """``x`` with its batch dimension first (unbatched values unchanged)."""
+    if dim is None or dim == 0:
+        return x
+    from fungrad.primitives.shape import transpose
+
+    perm = (dim,) + tuple(i for i in range(len(shape_of(x))) if i != dim)
+    return transpose(x, perm)

@@ -1,0 +1,170 @@
+"""``vmap``: vectorise a function over a batch axis of its arguments.
+
+The user's function runs once, on batch tracers; every primitive it applies runs
+once for the whole batch through its batching rule. ``in_axes`` and ``out_axes``
+are pytree prefixes of the arguments and outputs, as in JAX.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from fungrad.api import _as_array, _as_output, _FlatFun
+from fungrad.core import get_aval
+from fungrad.errors import FungradTypeError, FungradValueError
+from fungrad.interpreters.batching import batch_flat, move_batch_dim
+from fungrad.tree_util import (
+    PyTreeDef,
+    keystr,
+    tree_flatten,
+    tree_flatten_with_path,
+    tree_unflatten,
+)
+
+AxisSpec = Any  # an int, None, or a pytree prefix of ints and Nones
+
+
+def _is_axis_leaf(x: Any) -> bool:
+    return x is None or isinstance(x, int)
+
+
+def _broadcast_prefix(prefix: AxisSpec, treedef: PyTreeDef, what: str, option: str) -> list:
+    """One axis per leaf of ``treedef``, from a prefix tree of axes."""
+    if prefix is None or isinstance(prefix, int):
+        return [prefix] * treedef.num_leaves
+    axes, prefix_def = tree_flatten(prefix, is_leaf=_is_axis_leaf)
+    for a in axes:
+        if not _is_axis_leaf(a):
+            raise FungradTypeError(
+                f"vmap: {option} must contain only ints and None, found {a!r} in {prefix!r}"
+            )
+    try:
+        subtrees = prefix_def.flatten_up_to(treedef.unflatten([0] * treedef.num_leaves))
+    except ValueError as err:
+        raise FungradValueError(
+            f"vmap: {option}={prefix!r} must be a pytree prefix of the {what}, but it does "
+            f"not match them.\n  {option}: {prefix_def}\n  {what}: {treedef}\n{err}"
+        ) from None
+    out = []
+    for axis, sub in zip(axes, subtrees):
+        out.extend([axis] * len(tree_flatten(sub)[0]))
+    return out
+
+
+def vmap(
+    fun: Callable,
+    in_axes: AxisSpec = 0,
+    out_axes: AxisSpec = 0,
+    axis_size: int | None = None,
+) -> Callable[..., Any]:
+    """Vectorise ``fun`` over one axis of its arguments, computing all examples at once.
+
+    ``in_axes`` says which axis of each argument is mapped (``None``: not mapped, the
+    same value for every example); it is an int, None, or a tuple with one entry per
+    positional argument, each a pytree prefix of that argument. ``out_axes`` says
+    where the mapped axis goes in each output. ``axis_size`` is needed only when no
+    argument is mapped. Keyword arguments are mapped over axis 0.
+
+    >>> import fungrad, fungrad.numpy as fnp
+    >>> fungrad.vmap(lambda x, y: x @ y, in_axes=(0, None))(fnp.ones((4, 3)), fnp.ones(3))
+    array([3., 3., 3., 3.])
+    """
+    if not (_is_axis_leaf(in_axes) or isinstance(in_axes, (tuple, list))):
+        raise FungradTypeError(
+            "vmap: in_axes must be an int, None, or a tuple/list with one entry per "
+            f"positional argument, got {type(in_axes).__name__}."
+        )
+
+    @functools.wraps(fun)
+    def vmapped(*args: Any, **kwargs: Any) -> Any:
+        spec = in_axes
+        if isinstance(spec, list):
+            spec = tuple(spec)
+        if isinstance(spec, tuple) and len(spec) != len(args):
+            raise FungradValueError(
+                f"vmap: in_axes has {len(spec)} entries but the function was called with "
+                f"{len(args)} positional arguments; give one entry per argument."
+            )
+        arg_spec = spec if isinstance(spec, tuple) else (spec,) * len(args)
+        full_args = (tuple(args), kwargs)
+        with_paths, in_tree = tree_flatten_with_path(full_args)
+        arg_def = tree_flatten(tuple(args))[1]
+        kw_count = len(with_paths) - arg_def.num_leaves
+        axes = _broadcast_prefix(arg_spec, arg_def, "positional arguments", "in_axes")
+        axes += [0] * kw_count
+        leaves = []
+        dims: list[int | None] = []
+        sizes: dict[str, int] = {}
+        for (path, leaf), axis in zip(with_paths, axes):
+            label = _path_label(path)
+            leaf = _as_array(leaf, lambda label=label: f"vmap: {label}")
+            leaves.append(leaf)
+            if axis is None:
+                dims.append(None)
+                continue
+            ndim = len(get_aval(leaf).shape)
+            if not -ndim <= axis < ndim:
+                raise FungradValueError(
+                    f"vmap: in_axes={axis} for {label} is out of range for an array of shape "
+                    f"{get_aval(leaf).shape}."
+                )
+            axis %= ndim
+            dims.append(axis)
+            sizes[label] = get_aval(leaf).shape[axis]
+        size = _common_size(sizes, axis_size)
+        flat_fun = _FlatFun("vmap", lambda a, k: fun(*a, **k), in_tree, False)
+        outs = batch_flat(flat_fun, leaves, dims, size)
+        out_tree = flat_fun.out_tree
+        out_dims = _broadcast_prefix(out_axes, out_tree, "outputs", "out_axes")
+        results = []
+        for (value, src), dst, i in zip(outs, out_dims, range(len(outs))):
+            if dst is not None:
+                ndim = len(get_aval(value).shape) + (src is None)
+                if not -ndim <= dst < ndim:
+                    raise FungradValueError(
+                        f"vmap: out_axes={dst} is out of range for output {i}, which has "
+                        f"{ndim} dimensions with the mapped axis."
+                    )
+                dst %= ndim
+            elif src is not None:
+                raise FungradValueError(
+                    f"vmap: out_axes=None for output {i}, but it varies along the mapped "
+                    "axis; only outputs that are the same for every example can use None."
+                )
+            results.append(_as_output(move_batch_dim(value, src, dst, size)))
+        return tree_unflatten(out_tree, results)
+
+    return vmapped
+
+
+def _path_label(path: tuple) -> str:
+    """ "argument 1 at path ['w']" or "keyword argument 'x'" for a leaf of (args, kwargs)."""
+    if path[0].idx == 0:
+        label = f"argument {path[1].idx}"
+        rest = path[2:]
+    else:
+        label = f"keyword argument {path[1].key!r}"
+        rest = path[2:]
+    return label + (f" at path {keystr(rest)}" if rest else "")
+
+
+def _common_size(sizes: dict[str, int], axis_size: int | None) -> int:
+    distinct = set(sizes.values())
+    if axis_size is not None:
+        distinct.add(axis_size)
+    if len(distinct) > 1:
+        listed = "\n".join(f"  {label}: size {n}" for label, n in sizes.items())
+        extra = f"\n  axis_size: {axis_size}" if axis_size is not None else ""
+        raise FungradValueError(
+            "vmap got inconsistent sizes for the mapped axis:\n"
+            f"{listed}{extra}\nEvery mapped argument must have the same size along its "
+            "in_axes axis."
+        )
+    if not distinct:
+        raise FungradValueError(
+            "vmap: no argument is mapped (all in_axes are None), so the batch size is "
+            "unknown; pass axis_size=."
+        )
+    return distinct.pop()
