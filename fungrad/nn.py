@@ -41,7 +41,7 @@ def log_sigmoid(x: Array) -> Array:
 
 def logsumexp(x: Array, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Array:
     """``log(sum(exp(x)))`` over ``axis``, shifted by the maximum so it cannot overflow."""
-    shift = stop_gradient(fnp.max(x, axis=axis, keepdims=True))
+    shift = fnp.max(stop_gradient(x), axis=axis, keepdims=True)
     shift = fnp.where(fnp.isfinite(shift), shift, 0.0)
     out = fnp.log(fnp.sum(fnp.exp(x - shift), axis=axis, keepdims=True)) + shift
     return out if keepdims else fnp.squeeze(out, axis=axis)
@@ -49,13 +49,13 @@ def logsumexp(x: Array, axis: int | Sequence[int] | None = None, keepdims: bool 
 
 def log_softmax(x: Array, axis: int = -1) -> Array:
     """``x - logsumexp(x)`` along ``axis``: log-probabilities that stay finite."""
-    shifted = x - stop_gradient(fnp.max(x, axis=axis, keepdims=True))
+    shifted = x - fnp.max(stop_gradient(x), axis=axis, keepdims=True)
     return shifted - fnp.log(fnp.sum(fnp.exp(shifted), axis=axis, keepdims=True))
 
 
 def softmax(x: Array, axis: int = -1) -> Array:
     """Probabilities along ``axis``; subtracts the maximum before exponentiating."""
-    unnormalised = fnp.exp(x - stop_gradient(fnp.max(x, axis=axis, keepdims=True)))
+    unnormalised = fnp.exp(x - fnp.max(stop_gradient(x), axis=axis, keepdims=True))
     return unnormalised / fnp.sum(unnormalised, axis=axis, keepdims=True)
 
 

@@ -107,46 +107,51 @@ defjvp(
 )
 
 
-def _ct_wrt(
-    ct, other, ndim, contract, batch, other_contract, other_batch, ct_free_start, n_own_free
-):
-    """Cotangent of one operand of a dot_general given the other operand.
+def _dot_general_transpose(ct, x, y, dimension_numbers):
+    # ct has dims [batch | x free | y free]. Each operand's cotangent contracts ct
+    # with the other operand over the other's free dims; the operand order is chosen
+    # so the result comes out as [batch | x free | y contracting] for x and
+    # [batch | x contracting | y free] for y, which for matrices is already the
+    # operand's own layout (ct @ y.T and x.T @ ct): no transpose, C-ordered results.
+    (xc, yc), (xb, yb) = dimension_numbers
+    nb = len(xb)
+    batch = tuple(range(nb))
+    x_ndim = x.aval.ndim if is_undefined(x) else len(shape_of(x))
+    y_ndim = y.aval.ndim if is_undefined(y) else len(shape_of(y))
+    x_free = _free_dims(x_ndim, xc, xb)
+    y_free = _free_dims(y_ndim, yc, yb)
+    ct_x_free = tuple(range(nb, nb + len(x_free)))
+    ct_y_free = tuple(range(nb + len(x_free), nb + len(x_free) + len(y_free)))
+    if is_undefined(x):
+        require_constant("dot_general", rhs=y)
+        result = dot_general(ct, y, ((ct_y_free, tuple(y_free)), (batch, yb)))
+        # result dims: [batch | x free | y's contracting dims in ascending order]
+        ranks = np.argsort(np.argsort(yc))
+        source = _layout(x_ndim, xb, x_free, nb, xc, nb + len(x_free), ranks)
+        return _put_back(result, source, x.aval.dtype), None
+    result = dot_general(x, ct, ((tuple(x_free), ct_x_free), (xb, batch)))
+    # result dims: [batch | x's contracting dims in ascending order | y free]
+    ranks = np.argsort(np.argsort(xc))
+    source = _layout(y_ndim, yb, y_free, nb + len(xc), yc, nb, ranks)
+    return None, _put_back(result, source, y.aval.dtype)
 
-    The output's dims are [batch | lhs free | rhs free]. Contracting ``ct`` with the
-    other operand over the other's free dims leaves [batch | own free | other's
-    contracting dims, sorted]; a transpose puts each back where the operand has it.
-    """
-    other_ndim = len(shape_of(other))
-    other_free = _free_dims(other_ndim, other_contract, other_batch)
-    nb = len(batch)
-    ct_other_free = tuple(range(ct_free_start, ct_free_start + len(other_free)))
-    dims = ((ct_other_free, tuple(other_free)), (tuple(range(nb)), tuple(other_batch)))
-    result = dot_general(ct, other, dims)
-    own_free = _free_dims(ndim, contract, batch)
-    sorted_other_contract = sorted(other_contract)
+
+def _layout(ndim, batch, free, free_start, contract, contract_start, contract_ranks):
+    """For each dim of an operand, where it is in a computed cotangent."""
     source = [0] * ndim
     for i, d in enumerate(batch):
         source[d] = i
-    for j, d in enumerate(own_free):
-        source[d] = nb + j
-    for d, od in zip(contract, other_contract):
-        source[d] = nb + n_own_free + sorted_other_contract.index(od)
-    if source != list(range(ndim)):
+    for j, d in enumerate(free):
+        source[d] = free_start + j
+    for d, rank in zip(contract, contract_ranks):
+        source[d] = contract_start + int(rank)
+    return source
+
+
+def _put_back(result, source, dtype):
+    if source != list(range(len(source))):
         result = transpose(result, tuple(source))
-    return result
-
-
-def _dot_general_transpose(ct, x, y, dimension_numbers):
-    (xc, yc), (xb, yb) = dimension_numbers
-    nb = len(xb)
-    if is_undefined(x):
-        require_constant("dot_general", rhs=y)
-        x_nfree = x.aval.ndim - len(xc) - nb
-        ct_x = _ct_wrt(ct, y, x.aval.ndim, xc, xb, yc, yb, nb + x_nfree, x_nfree)
-        return cast_like(ct_x, x.aval.dtype), None
-    y_nfree = y.aval.ndim - len(yc) - nb
-    ct_y = _ct_wrt(ct, x, y.aval.ndim, yc, yb, xc, xb, nb, y_nfree)
-    return None, cast_like(ct_y, y.aval.dtype)
+    return cast_like(result, dtype)
 
 
 dot_general_p.transpose = _dot_general_transpose
