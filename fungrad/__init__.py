@@ -19,6 +19,7 @@ from fungrad.api import tree_stop_gradient as stop_gradient
 from fungrad.core import ClosedJaxpr, Jaxpr, ShapedArray, eval_jaxpr
 from fungrad.dtypes import float0
 from fungrad.jacobians import hessian, hvp, jacfwd, jacrev
+from fungrad.jit import jit
 from fungrad.vmap import vmap
 
 __version__ = "0.1.0"
@@ -34,6 +35,7 @@ __all__ = [
     "hvp",
     "jacfwd",
     "jacrev",
+    "jit",
     "jvp",
     "linear_transpose",
     "linearize",

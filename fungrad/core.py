@@ -248,7 +248,9 @@ def _var_names() -> Callable[[], str]:
     return names().__next__
 
 
-def _format_param(value: Any) -> str:
+def _format_param(value: Any, indent: str = "") -> str:
+    if isinstance(value, ClosedJaxpr):  # a called program, printed nested
+        return pprint_jaxpr(value.jaxpr, indent=indent)
     if isinstance(value, np.dtype):
         return value.name
     if isinstance(value, type) and issubclass(value, np.generic):
@@ -256,7 +258,7 @@ def _format_param(value: Any) -> str:
     return repr(value)
 
 
-def pprint_jaxpr(jaxpr: Jaxpr, source_info: bool = False) -> str:
+def pprint_jaxpr(jaxpr: Jaxpr, source_info: bool = False, indent: str = "") -> str:
     """Render a jaxpr in the familiar ``{ lambda consts ; args . let eqns in outs }`` form."""
     next_name = _var_names()
     names: dict[int, str] = {}
@@ -280,20 +282,18 @@ def pprint_jaxpr(jaxpr: Jaxpr, source_info: bool = False) -> str:
     lines = [f"{{ lambda {consts}{' ' if consts else ''}; {args}. let"]
     for eqn in jaxpr.eqns:
         outs = " ".join(binder(v) for v in eqn.outputs)
+        shown = sorted((k, v) for k, v in eqn.params.items() if not k.startswith("_"))
         params = ""
-        if eqn.params:
-            params = (
-                "["
-                + " ".join(f"{k}={_format_param(v)}" for k, v in sorted(eqn.params.items()))
-                + "]"
-            )
+        if shown:
+            inner = indent + "    "
+            params = "[" + " ".join(f"{k}={_format_param(v, inner)}" for k, v in shown) + "]"
         ins = " ".join(atom(a) for a in eqn.inputs)
         line = f"    {outs} = {eqn.primitive.name}{params} {ins}"
         if source_info and eqn.source_info:
             line += f"    # {eqn.source_info}"
-        lines.append(line)
+        lines.append(indent + line)
     outs = ", ".join(atom(a) for a in jaxpr.outvars)
-    lines.append(f"  in ({outs}{',' if len(jaxpr.outvars) == 1 else ''}) }}")
+    lines.append(f"{indent}  in ({outs}{',' if len(jaxpr.outvars) == 1 else ''}) }}")
     return "\n".join(lines)
 
 
@@ -306,10 +306,25 @@ class Primitive:
 
     ``impl`` runs it on NumPy values; ``abstract_eval`` maps input avals to the
     output aval (the shape/dtype rule); ``jvp`` pushes tangents; ``transpose`` is set
-    only for primitives linear in some input; ``batch`` is the vmap rule.
+    only for primitives linear in some input; ``batch`` is the vmap rule; ``emit``
+    (optional) writes it as NumPy source for ``jit`` (see interpreters/lowering.py),
+    which otherwise calls ``impl``; ``identity_operand`` (optional) lets ``jit``'s
+    simplifier drop no-op equations: given the operands' avals and known constant
+    values (None where unknown) and the params, it returns the index of the operand
+    the output always equals (``x * 1``, a reshape to the same shape), or None.
     """
 
-    __slots__ = ("name", "multiple_results", "impl", "abstract_eval", "jvp", "transpose", "batch")
+    __slots__ = (
+        "name",
+        "multiple_results",
+        "impl",
+        "abstract_eval",
+        "jvp",
+        "transpose",
+        "batch",
+        "emit",
+        "identity_operand",
+    )
 
     def __init__(self, name: str, multiple_results: bool = False):
         self.name = name
@@ -319,6 +334,8 @@ class Primitive:
         self.jvp: Callable[..., Any] | None = None
         self.transpose: Callable[..., Any] | None = None
         self.batch: Callable[..., Any] | None = None
+        self.emit: Callable[..., Any] | None = None
+        self.identity_operand: Callable[..., int | None] | None = None
 
     def bind(self, *args: Any, **params: Any) -> Any:
         return _state.current.process_primitive(self, args, params)

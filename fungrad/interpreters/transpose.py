@@ -52,12 +52,17 @@ def backward_pass(
     consts: Sequence[Any],
     cts_out: Sequence[Any],
     transformation: str = "vjp",
+    args: Sequence[Any] | None = None,
 ) -> list[Any]:
     """Cotangents of ``jaxpr``'s invars given cotangents of its outvars (Zero allowed).
 
+    All invars are linear unless ``args`` is given: then an :class:`UndefinedPrimal`
+    entry marks a linear invar and any other entry is the value of a constant one.
     Returns one entry per invar: a value, or a Zero when nothing reached it.
     """
     known: dict[Var, Any] = dict(zip(jaxpr.constvars, consts))
+    if args is not None:
+        known.update((v, a) for v, a in zip(jaxpr.invars, args) if not is_undefined(a))
     cts: dict[Var, Any] = {}
 
     def write_ct(v: Any, ct: Any) -> None:
@@ -109,5 +114,5 @@ def backward_pass(
         for a, ct in zip(eqn.inputs, cts_in):
             write_ct(a, ct)
 
-    results = [cts.pop(v, None) for v in jaxpr.invars]
+    results = [None if v in known else cts.pop(v, None) for v in jaxpr.invars]
     return [Zero(v.aval) if ct is None else ct for v, ct in zip(jaxpr.invars, results)]

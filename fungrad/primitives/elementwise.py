@@ -21,6 +21,7 @@ from fungrad.core import Primitive, ShapedArray, Zero, get_aval, new_primitive, 
 from fungrad.errors import ShapeError
 from fungrad.interpreters.batching import to_front
 from fungrad.interpreters.jvp import defjvp, deflinear_jvp, zero_jvp
+from fungrad.interpreters.lowering import Emitted, impl_emitter, ufunc_emitter
 from fungrad.interpreters.transpose import is_undefined, require_constant
 
 # ---------------------------------------------------------------------------------------
@@ -114,6 +115,7 @@ def unary_elementwise(name: str, fn: Callable) -> Primitive:
 
     prim.abstract_eval = abstract_eval
     batch_unary(prim)
+    prim.emit = ufunc_emitter(fn) if isinstance(fn, np.ufunc) else impl_emitter(fn, name, True)
     return prim
 
 
@@ -131,6 +133,7 @@ def nary_elementwise(name: str, fn: Callable, out_dtype: np.dtype | None = None)
 
     prim.abstract_eval = abstract_eval
     batch_broadcasting(prim)
+    prim.emit = ufunc_emitter(fn)
     return prim
 
 
@@ -224,6 +227,34 @@ def _div_transpose(ct, x, y):
     return unbroadcast(div(ct, y), x.aval), None
 
 
+def _is_constant(value: Any, target: float) -> bool:
+    return value is not None and bool(np.all(np.asarray(value) == target))
+
+
+def _identity_when(constant: float, positions: tuple[int, ...]):
+    """identity_operand rule: ``x op c`` is ``x`` when c == constant and x has the result's
+    type; ``positions`` lists where the constant may stand (0 or 1)."""
+
+    def rule(avals, consts, **params):
+        for pos in positions:
+            other = 1 - pos
+            if _is_constant(consts[pos], constant) and avals[other] == _result_aval(avals):
+                return other
+        return None
+
+    return rule
+
+
+def _result_aval(avals):
+    shape = np.broadcast_shapes(*(a.shape for a in avals))
+    dtype, weak = dtypes.result_type(*avals)
+    return ShapedArray(shape, dtype, weak)
+
+
+add_p.identity_operand = _identity_when(0.0, (0, 1))
+sub_p.identity_operand = _identity_when(0.0, (1,))
+mul_p.identity_operand = _identity_when(1.0, (0, 1))
+div_p.identity_operand = _identity_when(1.0, (1,))
 add_p.transpose = _add_transpose
 sub_p.transpose = _sub_transpose
 mul_p.transpose = _mul_transpose
@@ -259,6 +290,21 @@ defjvp(pow_p, _pow_jvp_base, _pow_jvp_exponent)
 integer_pow_p = new_primitive("integer_pow")
 integer_pow_p.impl = lambda x, y: np.power(x, y) if y != 2 else np.multiply(x, x)
 batch_unary(integer_pow_p)
+
+
+def _integer_pow_emit(ns, args, params, out, avals):
+    (x,), y = args, params["y"]
+    call = (
+        f"{ns.name(np.multiply, 'multiply')}({x}, {x}"
+        if y == 2
+        else (f"{ns.name(np.power, 'power')}({x}, {y}")
+    )
+    if out is None:
+        return Emitted(call + ")", True, False)
+    return Emitted(call + f", out={out})", True, True)
+
+
+integer_pow_p.emit = _integer_pow_emit
 integer_pow_p.abstract_eval = lambda x, y: ShapedArray(
     x.shape, *ufunc_result_dtype(np.power, (x, ShapedArray((), np.dtype(int), True)))
 )
@@ -521,6 +567,7 @@ def _select_impl(pred, on_true, on_false):
 
 
 select_p.impl = _select_impl
+select_p.emit = impl_emitter(_select_impl, "select", fresh=True)
 
 
 def _select_abstract_eval(pred, on_true, on_false):
@@ -584,13 +631,19 @@ def _convert_transpose(ct, x, new_dtype):
 
 convert_element_type_p.jvp = _convert_jvp
 convert_element_type_p.transpose = _convert_transpose
+convert_element_type_p.identity_operand = lambda avals, consts, new_dtype: (
+    0 if avals[0].dtype == new_dtype and not avals[0].weak_type else None
+)
 batch_unary(convert_element_type_p)
+convert_element_type_p.emit = impl_emitter(convert_element_type_p.impl, "convert", fresh=True)
 
 stop_gradient_p = new_primitive("stop_gradient")
 stop_gradient_p.impl = lambda x: x
 stop_gradient_p.abstract_eval = lambda x: x
+stop_gradient_p.identity_operand = lambda avals, consts: 0
 zero_jvp(stop_gradient_p)
 batch_unary(stop_gradient_p)
+stop_gradient_p.emit = lambda ns, args, params, out, avals: Emitted(args[0], False, False)
 
 
 def stop_gradient(x: Any) -> Any:

@@ -17,6 +17,7 @@ from fungrad.core import ShapedArray, new_primitive, shape_of
 from fungrad.errors import ShapeError
 from fungrad.interpreters.batching import move_batch_dim, to_front
 from fungrad.interpreters.jvp import defjvp
+from fungrad.interpreters.lowering import impl_emitter
 from fungrad.interpreters.transpose import require_constant
 from fungrad.primitives.shape import reshape, transpose
 
@@ -214,7 +215,13 @@ def _gather_batch(values, dims, index):
     size = next(shape_of(v)[d] for v, d in zip(values, dims) if d is not None)
     if not index.has_arrays:
         return gather(to_front(x, dx), index=StaticIndex((slice(None), *index.entries))), 0
-    x = move_batch_dim(x, dx, 0, size)
+    if dx is None:
+        # Only the indices vary: index the shared array with batched index arrays. The
+        # batch leads their broadcast block, which NumPy places as it does per example.
+        new_arrays, _, _ = _batched_index(index, arrays, array_dims, size)
+        out = gather(x, *new_arrays[1:], index=index)
+        return out, _dims_before_array_block(index, len(shape_of(x)))
+    x = to_front(x, dx)
     new_arrays, new_index, n_adv = _batched_index(index, arrays, array_dims, size)
     out = gather(x, *new_arrays, index=new_index)
     before = _dims_before_array_block(index, len(shape_of(x)) - 1)
@@ -242,3 +249,5 @@ def _scatter_add_batch(values, dims, index, shape):
 
 gather_p.batch = _gather_batch
 scatter_add_p.batch = _scatter_add_batch
+gather_p.emit = impl_emitter(gather_p.impl, "gather", fresh=False)
+scatter_add_p.emit = impl_emitter(_scatter_add_impl, "scatter_add", fresh=True)

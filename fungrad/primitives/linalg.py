@@ -9,6 +9,7 @@ by a transpose.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from fungrad.core import ShapedArray, new_primitive, shape_of
 from fungrad.errors import ShapeError
 from fungrad.interpreters.batching import to_front
 from fungrad.interpreters.jvp import defjvp
+from fungrad.interpreters.lowering import Emitted
 from fungrad.interpreters.transpose import is_undefined, require_constant
 from fungrad.primitives.elementwise import cast_like
 from fungrad.primitives.shape import transpose
@@ -180,3 +182,24 @@ def _dot_general_batch(values, dims, dimension_numbers):
 
 
 dot_general_p.batch = _dot_general_batch
+
+# Source for the matrix products np.dot does directly (see _MATRIX_FAST_PATHS).
+_MATRIX_SOURCE = {
+    ((1,), (0,)): "{dot}({x}, {y})",
+    ((0,), (0,)): "{dot}({x}.T, {y})",
+    ((1,), (1,)): "{dot}({x}, {y}.T)",
+    ((0,), (1,)): "{dot}({x}.T, {y}.T)",
+}
+
+
+def _dot_general_emit(ns, args, params, out, avals):
+    (xc, yc), (xb, yb) = params["dimension_numbers"]
+    template = _MATRIX_SOURCE.get((xc, yc)) if not xb else None
+    if template is not None and all(a.ndim == 2 for a in avals):
+        x, y = args
+        return Emitted(template.format(dot=ns.name(np.dot, "dot"), x=x, y=y), True, False)
+    fn = ns.name(functools.partial(_dot_general_impl, **params), "dot_general")
+    return Emitted(f"{fn}({', '.join(args)})", True, False)
+
+
+dot_general_p.emit = _dot_general_emit

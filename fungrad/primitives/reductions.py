@@ -13,6 +13,7 @@ import numpy as np
 from fungrad.core import ShapedArray, new_primitive
 from fungrad.errors import ShapeError
 from fungrad.interpreters.jvp import defjvp, deflinear_jvp, zero_jvp
+from fungrad.interpreters.lowering import Emitted, impl_emitter
 from fungrad.primitives.elementwise import convert_element_type, div, eq, mul
 
 
@@ -44,6 +45,12 @@ def reduction(name: str, fn: Any):
         return prim.bind(x, axes=batched_axes), d - sum(1 for a in axes if a < d)
 
     prim.batch = batch_rule
+
+    def emit(ns, args, params, out, avals):
+        axes = params["axes"]
+        return Emitted(f"{ns.name(fn, name)}({args[0]}, axis={axes!r})", bool(axes), False)
+
+    prim.emit = emit
     return prim
 
 
@@ -75,6 +82,7 @@ def _reduce_sum_transpose(ct, x, axes):
 
 
 reduce_sum_p.transpose = _reduce_sum_transpose
+reduce_sum_p.identity_operand = lambda avals, consts, axes: 0 if not axes else None
 
 
 def _chosen_jvp(t, ans, x, axes):
@@ -102,6 +110,7 @@ def _arg_reduction(name: str, fn: Any):
         return prim.bind(x, axis=_batched_axis(axis, d)), d if axis >= d else d - 1
 
     prim.batch = batch_rule
+    prim.emit = impl_emitter(prim.impl, name, fresh=True)
     return prim
 
 

@@ -11,6 +11,7 @@ from fungrad.core import ShapedArray, new_primitive, shape_of
 from fungrad.errors import ShapeError
 from fungrad.interpreters.batching import move_batch_dim, to_front
 from fungrad.interpreters.jvp import deflinear_jvp
+from fungrad.interpreters.lowering import Emitted, impl_emitter
 from fungrad.interpreters.transpose import is_undefined
 from fungrad.primitives.reductions import reduce_sum
 
@@ -66,6 +67,10 @@ def _broadcast_in_dim_batch(values, dims, shape, broadcast_dimensions):
 
 
 broadcast_in_dim_p.batch = _broadcast_in_dim_batch
+broadcast_in_dim_p.identity_operand = lambda avals, consts, shape, broadcast_dimensions: (
+    0 if avals[0].shape == shape else None
+)
+broadcast_in_dim_p.emit = impl_emitter(_broadcast_in_dim_impl, "broadcast", fresh=False)
 
 
 def broadcast_in_dim(x: Any, shape: tuple[int, ...], broadcast_dimensions: tuple[int, ...]):
@@ -96,6 +101,12 @@ def _reshape_abstract_eval(x, new_sizes):
 reshape_p.abstract_eval = _reshape_abstract_eval
 reshape_p.transpose = lambda ct, x, new_sizes: (reshape(ct, x.aval.shape),)
 deflinear_jvp(reshape_p)
+reshape_p.emit = lambda ns, args, params, out, avals: Emitted(
+    f"{ns.name(np.reshape, 'reshape')}({args[0]}, {params['new_sizes']!r})", False, False
+)
+reshape_p.identity_operand = lambda avals, consts, new_sizes: (
+    0 if avals[0].shape == new_sizes else None
+)
 reshape_p.batch = lambda values, dims, new_sizes: (
     reshape(to_front(values[0], dims[0]), (shape_of(values[0])[dims[0]],) + new_sizes),
     0,
@@ -126,6 +137,12 @@ transpose_p.transpose = lambda ct, x, permutation: (
     transpose(ct, tuple(np.argsort(permutation).tolist())),
 )
 deflinear_jvp(transpose_p)
+transpose_p.emit = lambda ns, args, params, out, avals: Emitted(
+    f"{ns.name(np.transpose, 'transpose')}({args[0]}, {params['permutation']!r})", False, False
+)
+transpose_p.identity_operand = lambda avals, consts, permutation: (
+    0 if permutation == tuple(range(len(permutation))) else None
+)
 transpose_p.batch = lambda values, dims, permutation: (
     transpose(to_front(values[0], dims[0]), (0,) + tuple(p + 1 for p in permutation)),
     0,
@@ -185,6 +202,7 @@ def _concatenate_batch(values, dims, axis):
 
 
 concatenate_p.batch = _concatenate_batch
+concatenate_p.emit = impl_emitter(concatenate_p.impl, "concatenate", fresh=True)
 
 
 def concatenate(xs: Any, axis: int) -> Any:

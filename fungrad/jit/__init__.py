@@ -1,0 +1,342 @@
+"""``jit``: trace once per input signature, simplify, and run generated NumPy code.
+
+A jitted function traces its Python function to a jaxpr the first time it sees a
+signature (pytree structure, shapes, dtypes, weak types, static argument values),
+simplifies it (fungrad/jit/simplify.py), and generates one straight-line Python
+function of NumPy calls (fungrad/jit/codegen.py). Later calls with that signature
+run the generated function directly: no tracing, no interpreters.
+
+Under another transformation a jitted function is the call primitive ``jit``,
+carrying its jaxpr: its jvp and batching rules re-trace the jaxpr under the
+transformation, its transpose rule transposes it, and ``make_jaxpr`` shows the call.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from fungrad.api import _as_array, _FlatFun
+from fungrad.core import (
+    ClosedJaxpr,
+    EvalInterpreter,
+    Jaxpr,
+    Tracer,
+    current_interpreter,
+    eval_jaxpr,
+    get_aval,
+    new_primitive,
+)
+from fungrad.errors import FungradTypeError, FungradValueError
+from fungrad.interpreters.batching import batch_flat
+from fungrad.interpreters.jvp import jvp_flat
+from fungrad.interpreters.lowering import Emitted
+from fungrad.interpreters.partial_eval import trace_to_jaxpr
+from fungrad.interpreters.transpose import backward_pass
+from fungrad.jit.codegen import GeneratedCode, generate
+from fungrad.jit.simplify import simplify
+from fungrad.tree_util import tree_flatten, tree_flatten_with_path, tree_unflatten
+
+__all__ = ["jit", "JittedFunction", "Lowered"]
+
+# ---------------------------------------------------------------------------------------
+# The call primitive
+
+
+class _Runner:
+    """Simplifies and compiles a call's jaxpr the first time the call is evaluated."""
+
+    def __init__(self, closed: ClosedJaxpr, name: str):
+        self.closed = closed
+        self.name = name
+        self.code: GeneratedCode | None = None
+
+    def __call__(self, *args: Any) -> list[Any]:
+        if self.code is None:
+            self.code = generate(simplify(self.closed), self.name)
+        return self.code.fn(*args)
+
+    def __repr__(self) -> str:
+        return f"<compiled {self.name}>"
+
+
+jit_p = new_primitive("jit", multiple_results=True)
+jit_p.impl = lambda *args, call_jaxpr, name, _runner: _runner(*args)
+jit_p.abstract_eval = lambda *avals, call_jaxpr, name, _runner: [
+    v.aval for v in call_jaxpr.jaxpr.outvars
+]
+
+
+def _evaluator(call_jaxpr: ClosedJaxpr) -> Callable[..., list[Any]]:
+    return lambda *args: eval_jaxpr(call_jaxpr.jaxpr, call_jaxpr.consts, *args)
+
+
+def _jit_jvp(primals, tangents, call_jaxpr, name, _runner):
+    return jvp_flat(_evaluator(call_jaxpr), primals, tangents, "jit")
+
+
+def _jit_batch(values, dims, call_jaxpr, name, _runner):
+    size = next(np.shape(v)[d] for v, d in zip(values, dims) if d is not None)
+    outs = batch_flat(_evaluator(call_jaxpr), values, dims, size)
+    return [v for v, _ in outs], [d for _, d in outs]
+
+
+def _jit_transpose(cts, *args, call_jaxpr, name, _runner):
+    return backward_pass(call_jaxpr.jaxpr, call_jaxpr.consts, cts, "jit", args=args)
+
+
+def _jit_emit(ns, args, params, out, avals):
+    runner = params["_runner"]
+    return Emitted(f"{ns.name(runner, 'call')}({', '.join(args)})", False, False)
+
+
+jit_p.jvp = _jit_jvp
+jit_p.batch = _jit_batch
+jit_p.transpose = _jit_transpose
+jit_p.emit = _jit_emit
+
+
+def _closure_convert(closed: ClosedJaxpr) -> tuple[ClosedJaxpr, list[Any]]:
+    """Turn constants that are tracers (closed-over values being transformed) into
+    leading arguments, so the transformation sees them as the call's operands."""
+    pairs = list(zip(closed.jaxpr.constvars, closed.consts))
+    traced = [(v, c) for v, c in pairs if isinstance(c, Tracer)]
+    if not traced:
+        return closed, []
+    concrete = [(v, c) for v, c in pairs if not isinstance(c, Tracer)]
+    jaxpr = closed.jaxpr
+    converted = Jaxpr(
+        [v for v, _ in concrete], [v for v, _ in traced] + jaxpr.invars, jaxpr.eqns, jaxpr.outvars
+    )
+    return ClosedJaxpr(converted, [c for _, c in concrete]), [c for _, c in traced]
+
+
+# ---------------------------------------------------------------------------------------
+# The user-facing wrapper
+
+
+class Lowered:
+    """What ``jit`` runs for one signature: the simplified jaxpr and the generated source."""
+
+    def __init__(self, jaxpr: ClosedJaxpr, code: GeneratedCode):
+        self.jaxpr = jaxpr
+        self.code = code
+
+    def as_text(self) -> str:
+        """The generated Python source."""
+        return self.code.source
+
+    def compile(self) -> Callable[..., list[Any]]:
+        """The generated function: flat arrays in, a list of flat outputs out."""
+        return self.code.fn
+
+
+class _Entry:
+    __slots__ = ("closed", "out_tree", "code")
+
+    def __init__(self, closed: ClosedJaxpr, out_tree: Any):
+        self.closed = closed
+        self.out_tree = out_tree
+        self.code: GeneratedCode | None = None
+
+
+class JittedFunction:
+    """A function traced and compiled once per input signature. See :func:`jit`."""
+
+    def __init__(
+        self,
+        fun: Callable,
+        static_argnums: tuple[int, ...],
+        static_argnames: tuple[str, ...],
+        cache_size: int,
+    ):
+        self.fun = fun
+        self.static_argnums = static_argnums
+        self.static_argnames = static_argnames
+        self.max_cache_size = cache_size
+        self.trace_count = 0
+        self._cache: OrderedDict[Any, _Entry] = OrderedDict()
+        self._name = getattr(fun, "__name__", "jitted")
+        functools.update_wrapper(self, fun)
+
+    def cache_size(self) -> int:
+        """How many signatures are compiled and cached (at most ``cache_size``)."""
+        return len(self._cache)
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    def _split(self, args: tuple, kwargs: dict) -> tuple[tuple, dict, tuple]:
+        nargs = len(args)
+        for i in self.static_argnums:
+            if not -nargs <= i < nargs:
+                raise FungradValueError(
+                    f"jit: static_argnums={i} is out of range: {self._name} was called with "
+                    f"{nargs} positional arguments."
+                )
+        static_positions = {i % nargs for i in self.static_argnums}
+        static = tuple((i, args[i]) for i in sorted(static_positions))
+        static += tuple((k, kwargs[k]) for k in sorted(kwargs) if k in self.static_argnames)
+        for where, value in static:
+            try:
+                hash(value)
+            except TypeError:
+                label = f"argument {where}" if isinstance(where, int) else f"argument {where!r}"
+                raise FungradTypeError(
+                    f"jit: static {label} of {self._name} must be hashable (it is part of the "
+                    f"cache key), but got an unhashable {type(value).__name__}. Pass it as a "
+                    "tuple instead of a list, or make it a regular (traced) argument."
+                ) from None
+        dyn_args = tuple(a for i, a in enumerate(args) if i not in static_positions)
+        dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
+        return dyn_args, dyn_kwargs, static
+
+    def _call_fun(self, static: tuple, nargs: int) -> Callable[..., Any]:
+        positions = {w: v for w, v in static if isinstance(w, int)}
+        names = {w: v for w, v in static if isinstance(w, str)}
+
+        def call(dyn_args: tuple, dyn_kwargs: dict) -> Any:
+            it = iter(dyn_args)
+            full = [positions[i] if i in positions else next(it) for i in range(nargs)]
+            return self.fun(*full, **dyn_kwargs, **names)
+
+        return call
+
+    def _entry(self, args: tuple, kwargs: dict) -> tuple[_Entry, list[Any]]:
+        dyn_args, dyn_kwargs, static = self._split(args, kwargs)
+        leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
+        key = (in_tree, static, tuple(_signature(x) for x in leaves))
+        entry = self._cache.get(key)
+        if entry is not None:
+            self._cache.move_to_end(key)
+            return entry, leaves
+        entry = self._trace(args, static, in_tree, leaves, len(args))
+        if not any(isinstance(c, Tracer) for c in entry.closed.consts):
+            self._cache[key] = entry  # closures over tracers belong to one call only
+            if len(self._cache) > self.max_cache_size:
+                self._cache.popitem(last=False)
+        return entry, leaves
+
+    def _trace(self, args, static, in_tree, leaves, nargs) -> _Entry:
+        self.trace_count += 1
+        with_paths, _ = tree_flatten_with_path(tree_unflatten(in_tree, leaves))
+        leaves = [
+            _as_array(leaf, lambda p=path: f"jit: argument at {p}") for path, leaf in with_paths
+        ]
+        names = _jit_arg_names(self.fun, [p for p, _ in with_paths], static)
+        flat_fun = _FlatFun("jit", self._call_fun(static, nargs), in_tree, False)
+        avals = [get_aval(x) for x in leaves]
+        closed, _ = trace_to_jaxpr(flat_fun, avals, names, "jit")
+        return _Entry(closed, flat_fun.out_tree)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        entry, leaves = self._entry(args, kwargs)
+        if type(current_interpreter()) is EvalInterpreter and not any(
+            isinstance(x, Tracer) for x in leaves
+        ):
+            code = entry.code
+            if code is None:
+                code = entry.code = generate(simplify(entry.closed), self._name)
+            return tree_unflatten(entry.out_tree, code.fn(*leaves))
+        closed, traced_consts = _closure_convert(entry.closed)
+        outs = jit_p.bind(
+            *traced_consts,
+            *leaves,
+            call_jaxpr=closed,
+            name=self._name,
+            _runner=_Runner(closed, self._name),
+        )
+        return tree_unflatten(entry.out_tree, outs)
+
+    def lower(self, *args: Any, **kwargs: Any) -> Lowered:
+        """The simplified jaxpr and generated source for these arguments' signature."""
+        entry, _ = self._entry(args, kwargs)
+        simplified = simplify(entry.closed)
+        if entry.code is None:
+            entry.code = generate(simplified, self._name)
+        return Lowered(simplified, entry.code)
+
+    def __repr__(self) -> str:
+        return f"<jit({self._name}): {self.cache_size()} cached signatures>"
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        # Support jit on methods: bind like a function does.
+        return self if obj is None else functools.partial(self, obj)
+
+
+def _signature(x: Any) -> Any:
+    t = type(x)
+    if t is np.ndarray:
+        return (x.shape, x.dtype)
+    if isinstance(x, Tracer):
+        aval = x.aval
+        return (aval.shape, aval.dtype, aval.weak_type)
+    if t in (float, int, bool, complex):
+        return t
+    if isinstance(x, np.generic):
+        return ((), x.dtype)
+    return (t, get_aval(_as_array(x, lambda: f"jit: a {t.__name__} argument")))
+
+
+def _jit_arg_names(fun: Callable, paths: list[tuple], static: tuple) -> list[str]:
+    try:
+        params = [p.name for p in inspect.signature(fun).parameters.values()]
+    except (TypeError, ValueError):
+        params = []
+    static_positions = sorted(w for w, _ in static if isinstance(w, int))
+    names = []
+    for path in paths:
+        if path[0].idx == 0:
+            position = path[1].idx
+            for s in static_positions:
+                if s <= position:
+                    position += 1
+            label = f"argument {position}"
+            if position < len(params):
+                label += f" ('{params[position]}')"
+        else:
+            label = f"keyword argument {path[1].key!r}"
+        rest = path[2:]
+        names.append(label + (f" at path {''.join(str(k) for k in rest)}" if rest else ""))
+    return names
+
+
+def jit(
+    fun: Callable | None = None,
+    *,
+    static_argnums: int | Sequence[int] = (),
+    static_argnames: str | Sequence[str] = (),
+    cache_size: int = 64,
+) -> Any:
+    """Compile ``fun``: trace it once per input signature and run generated NumPy code.
+
+    ``static_argnums``/``static_argnames`` name arguments whose *values* are part of
+    the signature (they must be hashable): Python control flow may depend on them.
+    Every other argument is traced, so ``if x > 0`` on one raises an error saying
+    which argument's value was needed. At most ``cache_size`` signatures are kept.
+    ``jit(f).lower(*args).as_text()`` shows the generated code.
+
+    >>> import fungrad, fungrad.numpy as fnp
+    >>> f = fungrad.jit(lambda x: fnp.sum(fnp.tanh(x) ** 2))
+    >>> round(float(f(fnp.ones(3))), 6)
+    1.740077
+    >>> f.trace_count, f(fnp.zeros(3)).item(), f.trace_count
+    (1, 0.0, 1)
+    """
+    if fun is None:
+        return functools.partial(
+            jit,
+            static_argnums=static_argnums,
+            static_argnames=static_argnames,
+            cache_size=cache_size,
+        )
+    if not callable(fun):
+        raise FungradTypeError(f"jit expects a callable, got a {type(fun).__name__}")
+    nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+    names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
+    return JittedFunction(fun, nums, names, cache_size)

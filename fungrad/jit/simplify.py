@@ -1,0 +1,198 @@
+"""Simplification passes over closed jaxprs, run by ``jit`` before code generation.
+
+Each pass returns a new :class:`ClosedJaxpr` that computes the same outputs
+(``eval_jaxpr`` gives equal results, which the tests check pass by pass):
+
+- :func:`inline_calls`: splice the body of every call equation (an equation whose
+  params carry a ``call_jaxpr``, such as a nested ``jit``) into the program;
+- :func:`fold_constants`: compute now every equation whose operands are all known;
+- :func:`forward_identities`: drop no-op equations (``x * 1``, ``x + 0``, same-shape
+  reshape/broadcast, identity transpose, same-dtype convert, ``stop_gradient``),
+  asking each primitive's ``identity_operand`` rule;
+- :func:`eliminate_common_subexpressions`: compute each distinct equation once;
+- :func:`eliminate_dead_code`: drop equations whose results are never used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fungrad.core import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
+
+# Constants up to this many elements are folded; larger ones stay in the program.
+_FOLD_LIMIT = 1 << 16
+
+
+class _Rewriter:
+    """Builds a new program from an old one: substitutes atoms and collects constants."""
+
+    def __init__(self, closed: ClosedJaxpr):
+        self.closed = closed
+        self.subst: dict[Var, Any] = {}
+        self.constvars = list(closed.jaxpr.constvars)
+        self.consts = list(closed.consts)
+        self.eqns: list[Eqn] = []
+
+    def read(self, atom: Any) -> Any:
+        while type(atom) is Var and atom in self.subst:
+            atom = self.subst[atom]
+        return atom
+
+    def new_const(self, value: Any, aval) -> Var | Literal:
+        if np.ndim(value) == 0 and not isinstance(value, np.ndarray):
+            return Literal(value, aval)
+        var = Var(aval)
+        self.constvars.append(var)
+        self.consts.append(value)
+        return var
+
+    def finish(self, outvars: list[Any] | None = None) -> ClosedJaxpr:
+        old = self.closed.jaxpr
+        outs = [self.read(v) for v in (old.outvars if outvars is None else outvars)]
+        used = _used_vars(self.eqns, outs)
+        kept = [(v, c) for v, c in zip(self.constvars, self.consts) if v in used]
+        jaxpr = Jaxpr([v for v, _ in kept], old.invars, self.eqns, outs)
+        return ClosedJaxpr(jaxpr, [c for _, c in kept])
+
+
+def _used_vars(eqns: list[Eqn], outvars: list[Any]) -> set[Var]:
+    used = {v for v in outvars if type(v) is Var}
+    for eqn in eqns:
+        used.update(a for a in eqn.inputs if type(a) is Var)
+    return used
+
+
+def inline_calls(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """Replace call equations by the equations of the program they call."""
+    rw = _Rewriter(closed)
+    _inline_into(rw, closed.jaxpr.eqns)
+    return rw.finish()
+
+
+def _inline_into(rw: _Rewriter, eqns: list[Eqn]) -> None:
+    for eqn in eqns:
+        inputs = [rw.read(a) for a in eqn.inputs]
+        body = eqn.params.get("call_jaxpr")
+        if not isinstance(body, ClosedJaxpr):
+            rw.eqns.append(Eqn(eqn.primitive, inputs, eqn.params, eqn.outputs, eqn.source_info))
+            continue
+        inner = body.jaxpr
+        # Fresh variables for the body, so the same body can be inlined twice.
+        renamed: dict[Var, Any] = dict(zip(inner.invars, inputs))
+        for v, c in zip(inner.constvars, body.consts):
+            renamed[v] = rw.new_const(c, v.aval)
+        body_eqns = []
+        for e in inner.eqns:
+            outs = [Var(v.aval) for v in e.outputs]
+            renamed.update(zip(e.outputs, outs))
+            ins = [renamed.get(a, a) if type(a) is Var else a for a in e.inputs]
+            body_eqns.append(Eqn(e.primitive, ins, e.params, outs, e.source_info))
+        _inline_into(rw, body_eqns)
+        for v, inner_out in zip(eqn.outputs, inner.outvars):
+            rw.subst[v] = (
+                renamed.get(inner_out, inner_out) if type(inner_out) is Var else inner_out
+            )
+
+
+def fold_constants(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """Evaluate equations whose operands are all literals or constants."""
+    rw = _Rewriter(closed)
+    known: dict[Var, Any] = dict(zip(closed.jaxpr.constvars, closed.consts))
+    for eqn in closed.jaxpr.eqns:
+        inputs = [rw.read(a) for a in eqn.inputs]
+        values = [_known_value(a, known) for a in inputs]
+        small = all(int(np.prod(v.aval.shape, dtype=np.int64)) <= _FOLD_LIMIT for v in eqn.outputs)
+        if eqn.inputs and small and all(v is not _UNKNOWN for v in values):
+            result = eqn.primitive.impl(*values, **eqn.params)
+            results = result if eqn.primitive.multiple_results else [result]
+            for v, r in zip(eqn.outputs, results):
+                atom = rw.new_const(r, v.aval)
+                rw.subst[v] = atom
+                if type(atom) is Var:
+                    known[atom] = r
+            continue
+        rw.eqns.append(Eqn(eqn.primitive, inputs, eqn.params, eqn.outputs, eqn.source_info))
+    return rw.finish()
+
+
+_UNKNOWN = object()
+
+
+def _known_value(atom: Any, known: dict[Var, Any]) -> Any:
+    if type(atom) is Literal:
+        return atom.value
+    return known.get(atom, _UNKNOWN)
+
+
+def forward_identities(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """Drop equations whose output always equals one of their operands."""
+    rw = _Rewriter(closed)
+    known: dict[Var, Any] = dict(zip(closed.jaxpr.constvars, closed.consts))
+    for eqn in closed.jaxpr.eqns:
+        inputs = [rw.read(a) for a in eqn.inputs]
+        rule = eqn.primitive.identity_operand
+        if rule is not None:
+            consts = [
+                None if v is _UNKNOWN else v for v in (_known_value(a, known) for a in inputs)
+            ]
+            index = rule([a.aval for a in inputs], consts, **eqn.params)
+            if index is not None and inputs[index].aval.shape == eqn.outputs[0].aval.shape:
+                rw.subst[eqn.outputs[0]] = inputs[index]
+                continue
+        rw.eqns.append(Eqn(eqn.primitive, inputs, eqn.params, eqn.outputs, eqn.source_info))
+    return rw.finish()
+
+
+def eliminate_common_subexpressions(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """Compute each equation (same primitive, operands and params) only once."""
+    rw = _Rewriter(closed)
+    seen: dict[Any, list[Var]] = {}
+    for eqn in closed.jaxpr.eqns:
+        inputs = [rw.read(a) for a in eqn.inputs]
+        key = _eqn_key(eqn, inputs)
+        previous = seen.get(key) if key is not None else None
+        if previous is not None:
+            rw.subst.update(zip(eqn.outputs, previous))
+            continue
+        if key is not None:
+            seen[key] = eqn.outputs
+        rw.eqns.append(Eqn(eqn.primitive, inputs, eqn.params, eqn.outputs, eqn.source_info))
+    return rw.finish()
+
+
+def _eqn_key(eqn: Eqn, inputs: list[Any]) -> Any:
+    atoms = tuple(
+        (type(a.value), a.value, a.aval.dtype) if type(a) is Literal else id(a) for a in inputs
+    )
+    try:
+        key = (eqn.primitive, atoms, tuple(sorted(eqn.params.items())))
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def eliminate_dead_code(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """Drop equations none of whose outputs is needed."""
+    jaxpr = closed.jaxpr
+    needed = {v for v in jaxpr.outvars if type(v) is Var}
+    kept = []
+    for eqn in reversed(jaxpr.eqns):
+        if any(v in needed for v in eqn.outputs):
+            kept.append(eqn)
+            needed.update(a for a in eqn.inputs if type(a) is Var)
+    kept.reverse()
+    rw = _Rewriter(closed)
+    rw.eqns = kept
+    return rw.finish()
+
+
+def simplify(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """All passes, in an order where each one can expose work for the next."""
+    closed = inline_calls(closed)
+    closed = fold_constants(closed)
+    closed = forward_identities(closed)
+    closed = eliminate_common_subexpressions(closed)
+    return eliminate_dead_code(closed)
