@@ -785,3 +785,39 @@ def tree_map_with_path(
     return treedef.unflatten(
         [f(path, leaf, *xs) for (path, leaf), *xs in zip(pairs, *rest_leaves, strict=True)]
     )
+
+
+def compile_unflatten(treedef: PyTreeDef) -> Callable[[Sequence[Any]], PyTree]:
+    """A function building trees of structure ``treedef`` from a list of leaves.
+
+    Equivalent to ``lambda leaves: tree_unflatten(treedef, leaves)``, but generated
+    as one Python expression for the tree (``(o[0], [{'b': o[1], 'w': o[2]}])``), so
+    a hot loop (``jit``'s calls) pays no per-node interpretation.
+    """
+    namespace: dict[str, Any] = {}
+    position = iter(range(treedef.num_leaves))
+
+    def name(obj: Any) -> str:
+        key = f"_x{len(namespace)}"
+        namespace[key] = obj
+        return key
+
+    def expression(struct: Any) -> str:
+        if struct is None:
+            return f"o[{next(position)}]"
+        node, aux, children = struct
+        parts = [expression(child) for child in children]
+        if node is _registry[tuple]:
+            return f"({', '.join(parts)}{',' if len(parts) == 1 else ''})"
+        if node is _registry[list]:
+            return f"[{', '.join(parts)}]"
+        if node is _registry[dict]:
+            return "{" + ", ".join(f"{name(k)}: {p}" for k, p in zip(aux, parts)) + "}"
+        if node is _registry[type(None)]:
+            return "None"
+        inner = ", ".join(parts) + ("," if len(parts) == 1 else "")
+        return f"{name(node.unflatten)}({name(aux)}, ({inner}))"
+
+    source = f"def build(o):\n    return {expression(treedef._struct)}\n"
+    exec(compile(source, "<fungrad.tree_util unflatten>", "exec"), namespace)
+    return namespace["build"]

@@ -27,6 +27,7 @@ from fungrad.core import (
     EvalInterpreter,
     Jaxpr,
     Tracer,
+    _state,
     current_interpreter,
     eval_jaxpr,
     get_aval,
@@ -40,7 +41,12 @@ from fungrad.interpreters.partial_eval import trace_to_jaxpr
 from fungrad.interpreters.transpose import backward_pass
 from fungrad.jit.codegen import GeneratedCode, generate
 from fungrad.jit.simplify import simplify
-from fungrad.tree_util import tree_flatten, tree_flatten_with_path, tree_unflatten
+from fungrad.tree_util import (
+    compile_unflatten,
+    tree_flatten,
+    tree_flatten_with_path,
+    tree_unflatten,
+)
 
 __all__ = ["jit", "JittedFunction", "Lowered"]
 
@@ -161,6 +167,9 @@ class JittedFunction:
         self.max_cache_size = cache_size
         self.trace_count = 0
         self._cache: OrderedDict[Any, _Entry] = OrderedDict()
+        # Runners by plain signature (see _plain_signature), for the fast path.
+        self._fast: dict[Any, Callable[[list[Any]], Any]] = {}
+        self._plain = not static_argnums and not static_argnames
         self._name = getattr(fun, "__name__", "jitted")
         functools.update_wrapper(self, fun)
 
@@ -170,6 +179,7 @@ class JittedFunction:
 
     def clear_cache(self) -> None:
         self._cache.clear()
+        self._fast.clear()
 
     def _split(self, args: tuple, kwargs: dict) -> tuple[tuple, dict, tuple]:
         nargs = len(args)
@@ -220,6 +230,7 @@ class JittedFunction:
             self._cache[key] = entry  # closures over tracers belong to one call only
             if len(self._cache) > self.max_cache_size:
                 self._cache.popitem(last=False)
+                self._fast.clear()
         return entry, leaves
 
     def _trace(self, args, static, in_tree, leaves, nargs) -> _Entry:
@@ -235,6 +246,25 @@ class JittedFunction:
         return _Entry(closed, flat_fun.out_tree)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Fast path: positional arrays and builtin containers, no transformation active.
+        if self._plain and not kwargs and type(_state.current) is EvalInterpreter:
+            leaves: list[Any] = []
+            try:
+                key = _plain_signature(args, leaves)
+            except (_NotPlain, TypeError):  # TypeError: dict keys that do not sort
+                pass
+            else:
+                run = self._fast.get(key)
+                if run is not None:
+                    return run(leaves)
+                result, run = self._call(args, kwargs)
+                if run is not None:
+                    self._fast[key] = run
+                return result
+        return self._call(args, kwargs)[0]
+
+    def _call(self, args: tuple, kwargs: dict) -> tuple[Any, Callable | None]:
+        """Call through the cache; also returns the compiled runner if one was used."""
         entry, leaves = self._entry(args, kwargs)
         if type(current_interpreter()) is EvalInterpreter and not any(
             isinstance(x, Tracer) for x in leaves
@@ -242,7 +272,12 @@ class JittedFunction:
             code = entry.code
             if code is None:
                 code = entry.code = generate(simplify(entry.closed), self._name)
-            return tree_unflatten(entry.out_tree, code.fn(*leaves))
+            fn, build = code.fn, compile_unflatten(entry.out_tree)
+
+            def run(leaves: list[Any]) -> Any:
+                return build(fn(*leaves))
+
+            return run(leaves), run
         closed, traced_consts = _closure_convert(entry.closed)
         outs = jit_p.bind(
             *traced_consts,
@@ -251,7 +286,7 @@ class JittedFunction:
             name=self._name,
             _runner=_Runner(closed, self._name),
         )
-        return tree_unflatten(entry.out_tree, outs)
+        return tree_unflatten(entry.out_tree, outs), None
 
     def lower(self, *args: Any, **kwargs: Any) -> Lowered:
         """The simplified jaxpr and generated source for these arguments' signature."""
@@ -267,6 +302,31 @@ class JittedFunction:
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         # Support jit on methods: bind like a function does.
         return self if obj is None else functools.partial(self, obj)
+
+
+class _NotPlain(Exception):
+    """An argument tree holds something other than arrays, scalars and builtin containers."""
+
+
+def _plain_signature(x: Any, leaves: list[Any]) -> Any:
+    """Collect the leaves of ``x`` (in tree_flatten's order) and return a hashable key of
+    its structure, shapes and dtypes. Handles only ndarrays, Python scalars, tuples,
+    lists, dicts and None; raises _NotPlain for anything else."""
+    t = type(x)
+    if t is np.ndarray:
+        leaves.append(x)
+        return x.shape, x.dtype
+    if t is tuple or t is list:
+        return t, tuple([_plain_signature(c, leaves) for c in x])
+    if t is dict:
+        keys = sorted(x)
+        return t, tuple(keys), tuple([_plain_signature(x[k], leaves) for k in keys])
+    if t is float or t is int or t is bool:
+        leaves.append(x)
+        return t
+    if x is None:
+        return None
+    raise _NotPlain
 
 
 def _signature(x: Any) -> Any:
