@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 import fungrad.numpy as fnp
-from fungrad import dtypes
 from fungrad.api import (
     _as_output,
     _check_argnums,
@@ -38,6 +37,9 @@ from fungrad.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 def _basis_chunks(aval: ShapedArray, chunk_size: int | None):
     """The standard basis of ``aval``'s space, as stacked arrays of at most chunk_size rows."""
     size = int(np.prod(aval.shape, dtype=np.int64))
+    if size == 0:  # no basis vectors: one empty batch still gives the right shapes
+        yield np.zeros((0, *aval.shape), aval.dtype)
+        return
     step = size if chunk_size is None else chunk_size
     for start in range(0, size, max(step, 1)):
         stop = min(start + step, size)
@@ -104,10 +106,15 @@ def jacrev(
         out_avals = [get_aval(x) for x in out_leaves]
         blocks = []
         for i, aval in enumerate(out_avals):
-            if not dtypes.is_differentiable(aval.dtype):
+            if aval.dtype.kind != "f":
+                why = (
+                    " jacrev can take (split complex outputs into real and imaginary parts)"
+                    if aval.dtype.kind == "c"
+                    else ""
+                )
                 raise FungradTypeError(
                     f"jacrev requires floating-point outputs, but output leaf {i} has dtype "
-                    f"{aval.dtype}; it has no derivative."
+                    f"{aval.dtype}; it has no derivative{why}."
                 )
 
             def pull_back(ct, i=i):
