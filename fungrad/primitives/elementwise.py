@@ -544,30 +544,59 @@ def _is_positive_zero(v: Any) -> bool:
     return type(v) is float and v == 0.0 and math.copysign(1.0, v) > 0
 
 
-def _select_impl(pred, on_true, on_false):
+def _zero_select_mask(pred, on_true, on_false):
+    """For ``where(pred, x, +0.0)`` or ``where(pred, +0.0, x)`` with a float array ``x`` of
+    pred's shape: ``(x, mask)``, mask an int8 array of -1 where x is kept and 0 elsewhere.
+    Otherwise None."""
+    if type(pred) is not np.ndarray or not pred.ndim:
+        return None
+    if _is_positive_zero(on_false):
+        kept, flags = on_true, np.negative(pred.view(np.int8))
+    elif _is_positive_zero(on_true):
+        kept, flags = on_false, None
+    else:
+        return None
+    if type(kept) is not np.ndarray or kept.shape != pred.shape:
+        return None
+    if kept.dtype not in _SAME_WIDTH_INT:
+        return None
+    if flags is None:
+        flags = np.subtract(pred.view(np.int8), 1, dtype=np.int8)
+    return kept, flags
+
+
+def _select_impl(pred, on_true, on_false, out=None):
     # np.where branches per element, which is slow on unpredictable masks (relu's,
     # about 8x slower than a multiply). Keeping an array where pred holds and +0.0
-    # elsewhere is the common case; a bitwise AND with a 0/-1 mask does it exactly
-    # and without branches.
-    if type(pred) is np.ndarray and pred.ndim:
-        if _is_positive_zero(on_false):
-            kept, keep = on_true, pred
-        elif _is_positive_zero(on_true):
-            kept, keep = on_false, ~pred
-        else:
-            kept = None
-        if type(kept) is np.ndarray and kept.shape == pred.shape:
-            int_type = _SAME_WIDTH_INT.get(kept.dtype)
-            if int_type is not None:
-                mask = keep.astype(int_type)
-                np.negative(mask, out=mask)
-                np.bitwise_and(mask, kept.view(int_type), out=mask)
-                return mask.view(kept.dtype)
-    return np.where(pred, on_true, on_false)
+    # elsewhere is the common case: a bitwise AND with a 0/-1 mask does it exactly
+    # and without branches (NumPy sign-extends the int8 mask to the float's width).
+    found = _zero_select_mask(pred, on_true, on_false)
+    if found is None:
+        return np.where(pred, on_true, on_false)
+    kept, flags = found
+    int_type = _SAME_WIDTH_INT[kept.dtype]
+    if out is None:
+        return np.bitwise_and(kept.view(int_type), flags).view(kept.dtype)
+    np.bitwise_and(kept.view(int_type), flags, out=out.view(int_type))
+    return out
+
+
+def _select_emit(ns, args, params, out, avals):
+    pred, on_true, on_false = avals
+    fn = ns.name(_select_impl, "select")
+    zero_branch = ("0.0" == args[2] and on_true.dtype.kind == "f") or (
+        "0.0" == args[1] and on_false.dtype.kind == "f"
+    )
+    same_shape = pred.shape == on_true.shape or pred.shape == on_false.shape
+    if out is not None and zero_branch and same_shape:
+        # _select_impl writes into out only when it takes the bitwise path; else it
+        # returns a new array, which is fine: out was dead.
+        return Emitted(f"{fn}({', '.join(args)}, {out})", True, True)
+    return Emitted(f"{fn}({', '.join(args)})", True, False)
 
 
 select_p.impl = _select_impl
-select_p.emit = impl_emitter(_select_impl, "select", fresh=True)
+select_p.emit = _select_emit
 
 
 def _select_abstract_eval(pred, on_true, on_false):

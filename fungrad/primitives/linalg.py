@@ -197,7 +197,14 @@ def _dot_general_emit(ns, args, params, out, avals):
     template = _MATRIX_SOURCE.get((xc, yc)) if not xb else None
     if template is not None and all(a.ndim == 2 for a in avals):
         x, y = args
-        return Emitted(template.format(dot=ns.name(np.dot, "dot"), x=x, y=y), True, False)
+        call = template.format(dot=ns.name(np.dot, "dot"), x=x, y=y)
+        if out is not None and out not in args:
+            # np.dot writes into a dead intermediate only if it is C-contiguous; the
+            # first operand's dtype decides whether out's dtype fits exactly.
+            into = call[:-1] + f", out={out})"
+            ok = f"{out}.flags.c_contiguous and {x}.dtype == {y}.dtype == {out}.dtype"
+            return Emitted(f"{into} if {ok} else {call}", True, True)
+        return Emitted(call, True, False)
     fn = ns.name(functools.partial(_dot_general_impl, **params), "dot_general")
     return Emitted(f"{fn}({', '.join(args)})", True, False)
 
