@@ -213,9 +213,13 @@ class _FlatFun:
             self.aux = _primal_aux(aux)
         with_paths, self.out_tree = tree_flatten_with_path(out)
         return [
-            _as_array(leaf, lambda p=path: f"{self.transformation}: the output at {keystr(p)}")
+            _as_array(leaf, lambda p=path: f"{self.transformation}: {_output_name(p)}")
             for path, leaf in with_paths
         ]
+
+
+def _output_name(path: tuple) -> str:
+    return f"the output at {keystr(path)}" if path else "the output"
 
 
 def _partial_argnums(fun: Callable, args: tuple, argnums: tuple[int, ...], kwargs: dict):

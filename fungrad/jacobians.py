@@ -49,7 +49,7 @@ def _basis_chunks(aval: ShapedArray, chunk_size: int | None):
 
 
 def _check_chunk_size(transformation: str, chunk_size: int | None) -> None:
-    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+    if chunk_size is not None and (type(chunk_size) is not int or chunk_size < 1):
         raise FungradValueError(
             f"{transformation}: chunk_size must be a positive int or None, got {chunk_size!r}"
         )
@@ -172,7 +172,7 @@ def jacfwd(
             for columns, in_aval in zip(columns_per_input, in_avals):
                 shape = out_aval.shape + in_aval.shape
                 if zero:
-                    row.append(np.zeros(shape, out_aval.dtype))
+                    row.append(zeros_for(ShapedArray(shape, out_aval.dtype)))
                     continue
                 # columns: (in.size, *out.shape) -> out.shape + in.shape
                 col = next(columns)
@@ -207,6 +207,7 @@ def hessian(
     [[6.0, 0.0], [0.0, 12.0]]
     """
     argnums_t = _normalize_argnums("hessian", argnums)
+    _check_chunk_size("hessian", chunk_size)
     forward_over_reverse = jacfwd(
         jacrev(fun, argnums, has_aux, chunk_size), argnums, has_aux, chunk_size
     )

@@ -16,7 +16,6 @@ from fungrad.core import get_aval
 from fungrad.errors import FungradTypeError, FungradValueError
 from fungrad.interpreters.batching import batch_flat, move_batch_dim
 from fungrad.tree_util import (
-    PyTreeDef,
     keystr,
     tree_flatten,
     tree_flatten_with_path,
@@ -30,8 +29,9 @@ def _is_axis_leaf(x: Any) -> bool:
     return x is None or isinstance(x, int)
 
 
-def _broadcast_prefix(prefix: AxisSpec, treedef: PyTreeDef, what: str, option: str) -> list:
-    """One axis per leaf of ``treedef``, from a prefix tree of axes."""
+def _broadcast_prefix(prefix: AxisSpec, tree: Any, what: str, option: str) -> list:
+    """One axis per leaf of ``tree``, from a prefix tree of axes."""
+    treedef = tree_flatten(tree)[1]
     if prefix is None or isinstance(prefix, int):
         return [prefix] * treedef.num_leaves
     axes, prefix_def = tree_flatten(prefix, is_leaf=_is_axis_leaf)
@@ -41,7 +41,7 @@ def _broadcast_prefix(prefix: AxisSpec, treedef: PyTreeDef, what: str, option: s
                 f"vmap: {option} must contain only ints and None, found {a!r} in {prefix!r}"
             )
     try:
-        subtrees = prefix_def.flatten_up_to(treedef.unflatten([0] * treedef.num_leaves))
+        subtrees = prefix_def.flatten_up_to(tree)
     except ValueError as err:
         raise FungradValueError(
             f"vmap: {option}={prefix!r} must be a pytree prefix of the {what}, but it does "
@@ -92,7 +92,7 @@ def vmap(
         with_paths, in_tree = tree_flatten_with_path(full_args)
         arg_def = tree_flatten(tuple(args))[1]
         kw_count = len(with_paths) - arg_def.num_leaves
-        axes = _broadcast_prefix(arg_spec, arg_def, "positional arguments", "in_axes")
+        axes = _broadcast_prefix(arg_spec, tuple(args), "positional arguments", "in_axes")
         axes += [0] * kw_count
         leaves = []
         dims: list[int | None] = []
@@ -117,20 +117,23 @@ def vmap(
         flat_fun = _FlatFun("vmap", lambda a, k: fun(*a, **k), in_tree, False)
         outs = batch_flat(flat_fun, leaves, dims, size)
         out_tree = flat_fun.out_tree
-        out_dims = _broadcast_prefix(out_axes, out_tree, "outputs", "out_axes")
+        out_values = tree_unflatten(out_tree, [v for v, _ in outs])
+        out_dims = _broadcast_prefix(out_axes, out_values, "outputs", "out_axes")
+        out_paths = [path for path, _ in tree_flatten_with_path(out_values)[0]]
         results = []
-        for (value, src), dst, i in zip(outs, out_dims, range(len(outs))):
+        for (value, src), dst, path in zip(outs, out_dims, out_paths):
+            where = f"the output at {keystr(path)}" if path else "the output"
             if dst is not None:
                 ndim = len(get_aval(value).shape) + (src is None)
                 if not -ndim <= dst < ndim:
                     raise FungradValueError(
-                        f"vmap: out_axes={dst} is out of range for output {i}, which has "
+                        f"vmap: out_axes={dst} is out of range for {where}, which has "
                         f"{ndim} dimensions with the mapped axis."
                     )
                 dst %= ndim
             elif src is not None:
                 raise FungradValueError(
-                    f"vmap: out_axes=None for output {i}, but it varies along the mapped "
+                    f"vmap: out_axes=None for {where}, but it varies along the mapped "
                     "axis; only outputs that are the same for every example can use None."
                 )
             results.append(_as_output(move_batch_dim(value, src, dst, size)))

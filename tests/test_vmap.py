@@ -1154,12 +1154,12 @@ def test_python_control_flow_on_unbatched_values_is_fine():
 
 
 def test_out_axes_none_on_a_varying_output():
-    with pytest.raises(ValueError, match=r"out_axes=None for output 1, but it varies"):
+    with pytest.raises(ValueError, match=r"out_axes=None for the output at \[1\], but it varies"):
         vmap(lambda x: (1.0, x), out_axes=None)(np.ones(3))
 
 
 def test_out_axes_out_of_range():
-    with pytest.raises(ValueError, match=r"out_axes=2 is out of range for output 0, which has 2"):
+    with pytest.raises(ValueError, match=r"out_axes=2 is out of range for the output, which has 2"):
         vmap(lambda x: x, out_axes=2)(np.ones((3, 4)))
 
 
