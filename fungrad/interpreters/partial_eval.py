@@ -52,11 +52,13 @@ class StagingTracer(Tracer):
 
     def to_concrete(self) -> Any:
         transformation = self.interpreter.transformation
+        sources = self.interpreter.arguments_behind(self.var)
+        depends = f"; it depends on {', '.join(sources)}" if sources else ""
         raise ConcretizationError(
             f"A concrete value was needed (for `if`, `while`, `bool()`, `int()` or an index) "
             f"but this value is abstract under `{transformation}`: {self.aval.str_short()}, "
-            f"{self.origin}. Under {transformation} only shapes and dtypes are known, so "
-            "Python control flow cannot depend on array values. Choose values with "
+            f"{self.origin}{depends}. Under {transformation} only shapes and dtypes are known, "
+            "so Python control flow cannot depend on array values. Choose values with "
             "`fungrad.numpy.where`, or pass the argument as static "
             "(`static_argnums=`) so its value is known while tracing."
         )
@@ -66,20 +68,40 @@ _SCALAR_TYPES = (float, int, bool, complex, np.generic)
 
 
 class StagingInterpreter(Interpreter):
-    __slots__ = ("eqns", "constvars", "const_values", "const_index", "record_source")
+    __slots__ = (
+        "eqns",
+        "constvars",
+        "const_values",
+        "const_index",
+        "record_source",
+        "arg_origins",
+    )
 
     def __init__(self, parent: Interpreter, transformation: str, record_source: bool = True):
         super().__init__(parent, transformation)
         # Source lines cost a frame walk per equation: worth it for programs a user
         # reads (make_jaxpr, jit), not for the tangent programs built inside grad.
         self.record_source = record_source
+        self.arg_origins: dict[Var, str] = {}
         self.eqns: list[Eqn] = []
         self.constvars: list[Var] = []
         self.const_values: list[Any] = []
         self.const_index: dict[int, Var] = {}
 
     def new_arg(self, aval: ShapedArray, origin: str) -> StagingTracer:
-        return StagingTracer(self, Var(aval), origin)
+        tracer = StagingTracer(self, Var(aval), origin)
+        self.arg_origins[tracer.var] = origin
+        return tracer
+
+    def arguments_behind(self, var: Var) -> list[str]:
+        """The traced arguments ``var`` was computed from (for error messages)."""
+        if var in self.arg_origins:
+            return []  # the tracer's own origin already names it
+        needed = {var}
+        for eqn in reversed(self.eqns):
+            if any(v in needed for v in eqn.outputs):
+                needed.update(a for a in eqn.inputs if type(a) is Var)
+        return [origin for v, origin in self.arg_origins.items() if v in needed]
 
     def process_primitive(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
         for x in args:
