@@ -47,6 +47,17 @@ def require_constant(prim: str, **operands: Any) -> None:
             )
 
 
+def _evaluate_known(jaxpr: Jaxpr, known: dict[Var, Any]) -> None:
+    """Compute the equations that use only known values (a program transposed with
+    some constant operands can do non-linear work on them), adding their outputs."""
+    for eqn in jaxpr.eqns:
+        if all(type(a) is Literal or a in known for a in eqn.inputs):
+            values = [a.value if type(a) is Literal else known[a] for a in eqn.inputs]
+            out = eqn.primitive.bind(*values, **eqn.params)
+            outs = out if eqn.primitive.multiple_results else [out]
+            known.update(zip(eqn.outputs, outs))
+
+
 def backward_pass(
     jaxpr: Jaxpr,
     consts: Sequence[Any],
@@ -63,6 +74,7 @@ def backward_pass(
     known: dict[Var, Any] = dict(zip(jaxpr.constvars, consts))
     if args is not None:
         known.update((v, a) for v, a in zip(jaxpr.invars, args) if not is_undefined(a))
+        _evaluate_known(jaxpr, known)
     cts: dict[Var, Any] = {}
 
     def write_ct(v: Any, ct: Any) -> None:
@@ -105,12 +117,16 @@ def backward_pass(
         try:
             cts_in = rule(ct_out, *args, **eqn.params)
         except NonLinearError as err:
+            if getattr(err, "explained", False):  # from a nested program: already said
+                raise
             where = f" at {eqn.source_info}" if eqn.source_info else ""
-            raise NonLinearError(
+            explained = NonLinearError(
                 f"`{transformation}` cannot transpose this program: {err}{where}. The "
                 "function must be linear in the inputs being transposed (a sum of "
                 "constant multiples of them)."
-            ) from None
+            )
+            explained.explained = True
+            raise explained from None
         for a, ct in zip(eqn.inputs, cts_in):
             write_ct(a, ct)
 

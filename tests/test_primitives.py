@@ -1,0 +1,1189 @@
+"""The table-driven test over every registered primitive.
+
+Each primitive has one row in ``ROWS``: a hypothesis strategy drawing valid operands
+and params (shapes, broadcasting, axes, permutations, dimension numbers, indices),
+its NumPy meaning, and which operands are differentiable and which it is linear in.
+The same properties run over every row:
+
+- eager ``bind`` computes the NumPy meaning, and the staged jaxpr computes eager;
+- the shape/dtype rule agrees with the implementation (float32 stays float32,
+  promotion and weakly typed Python scalars as in NumPy);
+- jvp against central differences, and in float32 against float64;
+- reverse mode by inner products: against central differences, and exactly against jvp;
+- transposition of the linear primitives, ``<A x, y> == <x, Aᵀ y>``;
+- second order, forward over forward and reverse over reverse, against central
+  differences of first derivatives (and ``check_grads(order=2)``);
+- primitives without a derivative give symbolic-zero tangents and integer, boolean
+  or piecewise-constant outputs.
+
+A completeness test makes a primitive without a row, or without a rule its row
+needs, a red test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import string
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import fungrad
+from fungrad import core, dtypes
+from fungrad.core import Zero, get_aval
+from fungrad.interpreters.jvp import jvp_flat
+from fungrad.interpreters.partial_eval import linearize_flat
+from fungrad.primitives.indexing import ARRAY, StaticIndex
+from fungrad.test_util import check_grads, numerical_jvp
+
+F64 = np.dtype(np.float64)
+F32 = np.dtype(np.float32)
+BOOL = np.dtype(np.bool_)
+
+# float64 central differences with step 1e-5: truncation error ~1e-10 * f''' and
+# cancellation error ~1e-16 * |f| / 1e-5, both far below these tolerances.
+FD_RTOL = 1e-6
+FD_ATOL = 1e-6
+# Two ways of computing the same float64 number (jvp and vjp, A and its transpose)
+# differ only by rounding and summation order.
+EXACT_RTOL = 1e-11
+# float32 derivatives against float64 ones at the same (float32) point.
+F32_RTOL = 1e-4
+F32_ATOL = 1e-5
+
+# ---------------------------------------------------------------------------------------
+# The table
+
+
+@dataclasses.dataclass
+class Case:
+    """One application of a primitive: operands, params, and what the reference needs."""
+
+    args: tuple[Any, ...]
+    params: dict[str, Any]
+    note: Any = None  # what the reference needs besides: gather's NumPy index, jit's body
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Row:
+    """How to test one primitive.
+
+    ``cases(dtype)`` draws a Case whose floating operands have ``dtype``;
+    ``reference(case)`` is the primitive's meaning in NumPy. ``diff`` lists the
+    operands with derivatives (empty: the output has none); ``linear`` lists groups
+    of operands in which the primitive is jointly linear, the others held fixed.
+    ``recast(case, dtype)`` gives the same case in another float dtype, for rows whose
+    params depend on it. Multiple-result primitives are tested on one result.
+    """
+
+    name: str
+    cases: Callable[[np.dtype], st.SearchStrategy[Case]]
+    reference: Callable[[Case], Any]
+    diff: tuple[int, ...] = ()
+    linear: tuple[tuple[int, ...], ...] = ()
+    keeps_dtype: bool = True  # float32 operands give a float32 output
+    out_kind: str = "f"  # dtype kind of the output: "f", "b" or "i"
+    promotes: bool = False  # several floating operands, promoted together
+    elementwise: bool = False  # accepts Python scalars for its floating operands
+    piecewise_constant: bool = False  # no derivative, but a floating output
+    fd_eps: float | None = None  # central-difference step, when not the default
+    recast: Callable[[Case, np.dtype], Case] | None = None
+
+    @property
+    def primitive(self) -> core.Primitive:
+        return core.primitives[self.name]
+
+    def __repr__(self) -> str:  # keeps hypothesis' falsifying examples short
+        return f"Row({self.name!r})"
+
+
+def numpy_meaning(fn: Callable[..., Any]) -> Callable[[Case], Any]:
+    return lambda case: fn(*case.args, **case.params)
+
+
+# ---------------------------------------------------------------------------------------
+# Strategies: values
+
+
+def _floats(dtype: np.dtype, lo: float, hi: float) -> st.SearchStrategy[float]:
+    width = 32 if dtype == F32 else 64
+    lo, hi = float(dtype.type(lo)), float(dtype.type(hi))
+    return st.floats(lo, hi, width=width, allow_subnormal=False)
+
+
+def _in_dtype(dtype: np.dtype, values: st.SearchStrategy[float]) -> st.SearchStrategy[float]:
+    """Values computed in Python, rounded to ``dtype`` so arrays of it hold them exactly."""
+    return values.map(lambda v: float(dtype.type(v)))
+
+
+# An element spec maps the case's float dtype to (operand dtype, element strategy).
+ElementSpec = Callable[[np.dtype], tuple[np.dtype, st.SearchStrategy[Any]]]
+
+
+def real(lo: float, hi: float) -> ElementSpec:
+    return lambda dtype: (dtype, _floats(dtype, lo, hi))
+
+
+def away_from_zero(lo: float, hi: float) -> ElementSpec:
+    """Magnitudes in [lo, hi], either sign: clear of the kink or pole at zero."""
+    return lambda dtype: (dtype, st.one_of(_floats(dtype, -hi, -lo), _floats(dtype, lo, hi)))
+
+
+def off_grid(offset: float) -> ElementSpec:
+    """``k/2 + offset + jitter`` with |jitter| <= 0.05: values from ``off_grid(0)`` and
+    ``off_grid(0.25)`` are at least 0.15 apart, so max and min never tie."""
+
+    def spec(dtype):
+        values = st.builds(
+            lambda k, jitter: k / 2 + offset + jitter,
+            st.integers(-6, 6),
+            _floats(F64, -0.05, 0.05),
+        )
+        return dtype, _in_dtype(dtype, values)
+
+    return spec
+
+
+def between_kinks() -> ElementSpec:
+    """Clear of the integers and half-integers where floor, ceil and round jump."""
+
+    def spec(dtype):
+        fraction = st.one_of(_floats(F64, 0.1, 0.4), _floats(F64, 0.6, 0.9))
+        return dtype, _in_dtype(dtype, st.builds(lambda k, u: k + u, st.integers(-3, 3), fraction))
+
+    return spec
+
+
+def comparable() -> ElementSpec:
+    """Values that tie often, so eq/ne/le/ge see equal operands."""
+    return lambda dtype: (
+        dtype,
+        st.one_of(st.sampled_from([-1.0, -0.5, 0.0, 0.5, 1.0]), _floats(dtype, -2, 2)),
+    )
+
+
+def boolean() -> ElementSpec:
+    return lambda dtype: (BOOL, st.booleans())
+
+
+def any_float() -> ElementSpec:
+    return lambda dtype: (dtype, st.floats(width=32 if dtype == F32 else 64))
+
+
+def array(dtype: np.dtype, shape: tuple[int, ...], elements: st.SearchStrategy[Any]):
+    return hnp.arrays(dtype, shape, elements=elements)
+
+
+def shapes(min_dims: int = 0, max_dims: int = 3) -> st.SearchStrategy[tuple[int, ...]]:
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=1, max_side=3)
+
+
+def sizes(n: int) -> st.SearchStrategy[list[int]]:
+    return st.lists(st.integers(1, 3), min_size=n, max_size=n)
+
+
+@st.composite
+def distinct_array(draw, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    """Values at least 0.2 apart, in random order: reductions to max/min never tie."""
+    size = int(np.prod(shape, dtype=np.int64))
+    order = np.array(draw(st.permutations(range(size))), dtype=np.float64)
+    jitter = draw(array(F64, (size,), _floats(F64, 0.0, 0.05)))
+    return (0.25 * order - 0.125 * size + jitter).astype(dtype).reshape(shape)
+
+
+# ---------------------------------------------------------------------------------------
+# Strategies: cases, by family
+
+
+def elementwise(*specs: ElementSpec, params: st.SearchStrategy[dict] | None = None):
+    """Operands broadcasting together (0-d and size-1 dimensions included)."""
+
+    @st.composite
+    def cases(draw, dtype):
+        if len(specs) == 1:
+            operand_shapes = (draw(shapes()),)
+        else:
+            operand_shapes = draw(
+                hnp.mutually_broadcastable_shapes(
+                    num_shapes=len(specs), min_dims=0, max_dims=3, min_side=1, max_side=3
+                )
+            ).input_shapes
+        args = []
+        for spec, shape in zip(specs, operand_shapes):
+            operand_dtype, elements = spec(dtype)
+            args.append(draw(array(operand_dtype, shape, elements)))
+        return Case(tuple(args), draw(params) if params is not None else {})
+
+    return cases
+
+
+def _axes_mask(ndim: int) -> st.SearchStrategy[tuple[int, ...]]:
+    return st.lists(st.booleans(), min_size=ndim, max_size=ndim).map(
+        lambda mask: tuple(i for i, keep in enumerate(mask) if keep)
+    )
+
+
+def reduction(distinct: bool):
+    @st.composite
+    def cases(draw, dtype):
+        shape = draw(shapes())
+        if distinct:
+            x = draw(distinct_array(dtype, shape))
+        else:
+            x = draw(array(dtype, shape, _floats(dtype, -3, 3)))
+        return Case((x,), {"axes": draw(_axes_mask(len(shape)))})
+
+    return cases
+
+
+@st.composite
+def arg_reduction_cases(draw, dtype):
+    shape = draw(shapes(min_dims=1))
+    x = draw(array(dtype, shape, comparable()(dtype)[1]))
+    return Case((x,), {"axis": draw(st.integers(0, len(shape) - 1))})
+
+
+@st.composite
+def broadcast_in_dim_cases(draw, dtype):
+    x_shape = draw(shapes())
+    out_ndim = len(x_shape) + draw(st.integers(0, 2))
+    dims = tuple(sorted(draw(st.permutations(range(out_ndim)))[: len(x_shape)]))
+    out_shape = list(draw(sizes(out_ndim)))
+    for i, d in enumerate(dims):
+        if x_shape[i] != 1:
+            out_shape[d] = x_shape[i]
+    x = draw(array(dtype, x_shape, _floats(dtype, -3, 3)))
+    return Case((x,), {"shape": tuple(out_shape), "broadcast_dimensions": dims})
+
+
+def _prime_factors(n: int) -> list[int]:
+    factors, p = [], 2
+    while n > 1:
+        while n % p == 0:
+            factors.append(p)
+            n //= p
+        p += 1
+    return factors
+
+
+@st.composite
+def reshape_cases(draw, dtype):
+    x_shape = draw(shapes())
+    factors = draw(st.permutations(_prime_factors(int(np.prod(x_shape, dtype=np.int64)))))
+    n_dims = draw(st.integers(0 if not factors else 1, 4))
+    new = [1] * n_dims
+    for f in factors:
+        new[draw(st.integers(0, n_dims - 1))] *= f
+    x = draw(array(dtype, x_shape, _floats(dtype, -3, 3)))
+    return Case((x,), {"new_sizes": tuple(new)})
+
+
+@st.composite
+def transpose_cases(draw, dtype):
+    x_shape = draw(shapes())
+    x = draw(array(dtype, x_shape, _floats(dtype, -3, 3)))
+    return Case((x,), {"permutation": tuple(draw(st.permutations(range(len(x_shape)))))})
+
+
+@st.composite
+def concatenate_cases(draw, dtype):
+    base = list(draw(shapes(min_dims=1)))
+    axis = draw(st.integers(0, len(base) - 1))
+    xs = []
+    for size in draw(st.lists(st.integers(1, 3), min_size=1, max_size=3)):
+        base[axis] = size
+        xs.append(draw(array(dtype, tuple(base), _floats(dtype, -3, 3))))
+    return Case(tuple(xs), {"axis": axis})
+
+
+@st.composite
+def _index_entry(draw, kind: str, size: int) -> Any:
+    if kind == "int":
+        return draw(st.integers(-size, size - 1))
+    bound = st.one_of(st.none(), st.integers(-size - 1, size + 1))
+    step = st.one_of(st.none(), st.sampled_from([-2, -1, 1, 2]))
+    return slice(draw(bound), draw(bound), draw(step))
+
+
+@st.composite
+def index_for(draw, x_shape: tuple[int, ...]):
+    """An index into an array of ``x_shape`` as NumPy spells it, and as fungrad's
+    StaticIndex plus index arrays: ints, slices (negative steps, empty results),
+    integer arrays (broadcasting together, repeated and negative indices), None and
+    an Ellipsis."""
+    ndim = len(x_shape)
+    n_indexed = draw(st.integers(0, ndim))
+    n_leading = draw(st.integers(0, n_indexed))
+    ellipsis = draw(st.booleans()) or n_leading < n_indexed
+    indexed_dims = list(range(n_leading)) + list(range(ndim - (n_indexed - n_leading), ndim))
+    kinds = draw(
+        st.lists(
+            st.sampled_from(["int", "slice", "array"]), min_size=n_indexed, max_size=n_indexed
+        )
+    )
+    n_arrays = kinds.count("array")
+    array_shapes = iter(
+        draw(
+            hnp.mutually_broadcastable_shapes(
+                num_shapes=n_arrays, min_dims=0, max_dims=2, min_side=1, max_side=3
+            )
+        ).input_shapes
+        if n_arrays
+        else ()
+    )
+    numpy_entries: list[Any] = []
+    entries: list[Any] = []
+    arrays: list[np.ndarray] = []
+    for kind, d in zip(kinds, indexed_dims):
+        size = x_shape[d]
+        if kind == "array":
+            index_dtype = draw(st.sampled_from([np.int64, np.int32]))
+            idx = draw(
+                array(np.dtype(index_dtype), next(array_shapes), st.integers(-size, size - 1))
+            )
+            numpy_entries.append(idx)
+            entries.append(ARRAY)
+            arrays.append(idx)
+        else:
+            entry = draw(_index_entry(kind, size))
+            numpy_entries.append(entry)
+            entries.append(entry)
+    if ellipsis:
+        numpy_entries.insert(n_leading, Ellipsis)
+        entries.insert(n_leading, Ellipsis)
+    for _ in range(draw(st.integers(0, 2))):
+        at = draw(st.integers(0, len(entries)))
+        numpy_entries.insert(at, None)
+        entries.insert(at, None)
+    return tuple(numpy_entries), StaticIndex(tuple(entries)), tuple(arrays)
+
+
+@st.composite
+def gather_cases(draw, dtype):
+    x_shape = draw(shapes(min_dims=1))
+    numpy_index, index, arrays = draw(index_for(x_shape))
+    x = draw(array(dtype, x_shape, _floats(dtype, -3, 3)))
+    return Case((x, *arrays), {"index": index}, note=numpy_index)
+
+
+@st.composite
+def scatter_add_cases(draw, dtype):
+    x_shape = draw(shapes(min_dims=1))
+    numpy_index, index, arrays = draw(index_for(x_shape))
+    ct_shape = np.zeros(x_shape)[numpy_index].shape
+    ct = draw(array(dtype, ct_shape, _floats(dtype, -3, 3)))
+    return Case((ct, *arrays), {"index": index, "shape": x_shape}, note=numpy_index)
+
+
+def _scatter_add_meaning(case: Case) -> np.ndarray:
+    ct = case.args[0]
+    out = np.zeros(case.params["shape"], ct.dtype)
+    np.add.at(out, case.note, ct)
+    return out
+
+
+@st.composite
+def dot_general_cases(draw, dtype):
+    """Batch, contracting and free dimensions, each side's in a random order."""
+    n_batch, n_contract, n_lhs_free, n_rhs_free = (draw(st.integers(0, 2)) for _ in range(4))
+    size = {
+        **{("b", i): s for i, s in enumerate(draw(sizes(n_batch)))},
+        **{("c", i): s for i, s in enumerate(draw(sizes(n_contract)))},
+        **{("l", i): s for i, s in enumerate(draw(sizes(n_lhs_free)))},
+        **{("r", i): s for i, s in enumerate(draw(sizes(n_rhs_free)))},
+    }
+    shared = [("b", i) for i in range(n_batch)] + [("c", i) for i in range(n_contract)]
+    lhs = draw(st.permutations(shared + [("l", i) for i in range(n_lhs_free)]))
+    rhs = draw(st.permutations(shared + [("r", i) for i in range(n_rhs_free)]))
+    dims = (
+        (
+            tuple(lhs.index(("c", i)) for i in range(n_contract)),
+            tuple(rhs.index(("c", i)) for i in range(n_contract)),
+        ),
+        (
+            tuple(lhs.index(("b", i)) for i in range(n_batch)),
+            tuple(rhs.index(("b", i)) for i in range(n_batch)),
+        ),
+    )
+    x = draw(array(dtype, tuple(size[d] for d in lhs), _floats(dtype, -2, 2)))
+    y = draw(array(dtype, tuple(size[d] for d in rhs), _floats(dtype, -2, 2)))
+    return Case((x, y), {"dimension_numbers": dims})
+
+
+def _dot_general_meaning(x, y, dimension_numbers):
+    """The contraction as an einsum: each dimension of either side gets a letter."""
+    (xc, yc), (xb, yb) = dimension_numbers
+    letters = iter(string.ascii_letters)
+    x_sub = [next(letters) for _ in range(x.ndim)]
+    y_sub = [next(letters) for _ in range(y.ndim)]
+    for a, b in zip(xc + xb, yc + yb):
+        y_sub[b] = x_sub[a]
+    x_free = [x_sub[d] for d in range(x.ndim) if d not in xc + xb]
+    y_free = [y_sub[d] for d in range(y.ndim) if d not in yc + yb]
+    out = [x_sub[d] for d in xb] + x_free + y_free
+    return np.einsum(f"{''.join(x_sub)},{''.join(y_sub)}->{''.join(out)}", x, y)
+
+
+def _logistic_meaning(x):
+    with np.errstate(over="ignore"):  # exp(-x) may overflow to inf: 1/(1+inf) is right
+        return 1 / (1 + np.exp(-x))
+
+
+# jit is a call primitive: its params carry a traced body. The body here is
+# ``x * g(y)`` with ``g`` a drawn chain of smooth, bounded functions, so the call is
+# differentiable in both operands and linear in ``x``.
+_BOUNDED = {
+    "sin": np.sin,
+    "cos": np.cos,
+    "tanh": np.tanh,
+    "arctan": np.arctan,
+    "logistic": _logistic_meaning,
+}
+
+
+def _jit_case(x: np.ndarray, y: np.ndarray, chain: tuple[str, ...]) -> Case:
+    def body(x, y):
+        for name in chain:
+            y = core.primitives[name].bind(y)
+        return core.primitives["mul"].bind(x, y)
+
+    (eqn,) = fungrad.make_jaxpr(fungrad.jit(body))(x, y).eqns
+    return Case((x, y), eqn.params, note=chain)
+
+
+@st.composite
+def jit_cases(draw, dtype):
+    chain = tuple(draw(st.lists(st.sampled_from(sorted(_BOUNDED)), min_size=1, max_size=3)))
+    x, y = draw(elementwise(real(-3, 3), real(-2, 2))(dtype)).args
+    return _jit_case(x, y, chain)
+
+
+def _jit_meaning(case: Case) -> np.ndarray:
+    x, y = case.args
+    for name in case.note:
+        y = _BOUNDED[name](y)
+    return x * y
+
+
+def _jit_recast(case: Case, dtype: np.dtype) -> Case:
+    x, y = case.args
+    return _jit_case(x.astype(dtype), y.astype(dtype), case.note)
+
+
+# ---------------------------------------------------------------------------------------
+# The rows
+
+
+def unary_row(name: str, fn: Callable, spec: ElementSpec, **kw: Any) -> Row:
+    return Row(name, elementwise(spec), numpy_meaning(fn), diff=(0,), elementwise=True, **kw)
+
+
+def comparison_row(name: str, fn: Callable) -> Row:
+    return Row(
+        name,
+        elementwise(comparable(), comparable()),
+        numpy_meaning(fn),
+        out_kind="b",
+        keeps_dtype=False,
+        promotes=True,
+        elementwise=True,
+    )
+
+
+def logical_row(name: str, fn: Callable, arity: int) -> Row:
+    return Row(
+        name,
+        elementwise(*(boolean() for _ in range(arity))),
+        numpy_meaning(fn),
+        out_kind="b",
+        keeps_dtype=False,
+    )
+
+
+def piecewise_constant_row(name: str, fn: Callable, spec: ElementSpec) -> Row:
+    return Row(
+        name, elementwise(spec), numpy_meaning(fn), piecewise_constant=True, elementwise=True
+    )
+
+
+def binary_row(name: str, fn: Callable, x: ElementSpec, y: ElementSpec, **kw: Any) -> Row:
+    return Row(
+        name,
+        elementwise(x, y),
+        numpy_meaning(fn),
+        diff=(0, 1),
+        promotes=True,
+        elementwise=True,
+        **kw,
+    )
+
+
+ROWS = [
+    # arithmetic
+    binary_row("add", lambda x, y: x + y, real(-3, 3), real(-3, 3), linear=((0, 1),)),
+    binary_row("sub", lambda x, y: x - y, real(-3, 3), real(-3, 3), linear=((0, 1),)),
+    binary_row("mul", lambda x, y: x * y, real(-3, 3), real(-3, 3), linear=((0,), (1,))),
+    binary_row("div", lambda x, y: x / y, real(-3, 3), away_from_zero(0.3, 3), linear=((0,),)),
+    unary_row("neg", lambda x: -x, real(-3, 3), linear=((0,),)),
+    # powers: a positive base for pow; integer_pow's base clear of its pole at 0
+    binary_row("pow", lambda x, y: x**y, real(0.3, 3), real(-2, 2)),
+    Row(
+        "integer_pow",
+        elementwise(
+            away_from_zero(0.3, 2), params=st.fixed_dictionaries({"y": st.integers(-2, 4)})
+        ),
+        numpy_meaning(lambda x, y: x**y),
+        diff=(0,),
+    ),
+    # math functions, each inside its domain
+    unary_row("exp", np.exp, real(-3, 3)),
+    unary_row("log", np.log, real(0.1, 5)),
+    unary_row("log1p", np.log1p, real(-0.9, 3)),
+    unary_row("expm1", np.expm1, real(-3, 3)),
+    unary_row("sin", np.sin, real(-3, 3)),
+    unary_row("cos", np.cos, real(-3, 3)),
+    unary_row("tan", np.tan, real(-1.2, 1.2)),
+    unary_row("tanh", np.tanh, real(-3, 3)),
+    unary_row("sinh", np.sinh, real(-3, 3)),
+    unary_row("cosh", np.cosh, real(-3, 3)),
+    unary_row("arctan", np.arctan, real(-3, 3)),
+    unary_row("arcsin", np.arcsin, real(-0.9, 0.9)),
+    unary_row("arccos", np.arccos, real(-0.9, 0.9)),
+    unary_row("sqrt", np.sqrt, real(0.1, 5)),
+    unary_row("abs", np.abs, away_from_zero(0.1, 3)),
+    unary_row("logistic", _logistic_meaning, real(-5, 5)),
+    # piecewise constant: no derivative, floating outputs
+    piecewise_constant_row("sign", np.sign, away_from_zero(0.1, 3)),
+    piecewise_constant_row("floor", np.floor, between_kinks()),
+    piecewise_constant_row("ceil", np.ceil, between_kinks()),
+    piecewise_constant_row("round", np.round, between_kinks()),
+    # max/min, never at a tie
+    binary_row("max", np.maximum, off_grid(0.0), off_grid(0.25)),
+    binary_row("min", np.minimum, off_grid(0.25), off_grid(0.0)),
+    # comparisons and logic
+    comparison_row("lt", np.less),
+    comparison_row("le", np.less_equal),
+    comparison_row("gt", np.greater),
+    comparison_row("ge", np.greater_equal),
+    comparison_row("eq", np.equal),
+    comparison_row("ne", np.not_equal),
+    logical_row("and", np.logical_and, 2),
+    logical_row("or", np.logical_or, 2),
+    logical_row("xor", np.logical_xor, 2),
+    logical_row("not", np.logical_not, 1),
+    Row(
+        "isfinite",
+        elementwise(any_float()),
+        numpy_meaning(np.isfinite),
+        out_kind="b",
+        keeps_dtype=False,
+    ),
+    Row(
+        "select",
+        elementwise(boolean(), real(-3, 3), real(-3, 3)),
+        numpy_meaning(np.where),
+        diff=(1, 2),
+        linear=((1, 2),),
+        promotes=True,
+        elementwise=True,
+    ),
+    # dtype conversion (linear, so any step is exact: a large one keeps float32 rounding small)
+    Row(
+        "convert_element_type",
+        elementwise(
+            real(-3, 3), params=st.fixed_dictionaries({"new_dtype": st.sampled_from([F32, F64])})
+        ),
+        numpy_meaning(lambda x, new_dtype: x.astype(new_dtype)),
+        diff=(0,),
+        linear=((0,),),
+        keeps_dtype=False,
+        fd_eps=0.5,
+    ),
+    Row(
+        "stop_gradient",
+        elementwise(real(-3, 3)),
+        numpy_meaning(lambda x: x),
+    ),
+    # reductions
+    Row(
+        "reduce_sum",
+        reduction(distinct=False),
+        numpy_meaning(lambda x, axes: np.sum(x, axis=axes)),
+        diff=(0,),
+        linear=((0,),),
+    ),
+    Row(
+        "reduce_max",
+        reduction(distinct=True),
+        numpy_meaning(lambda x, axes: np.max(x, axis=axes)),
+        diff=(0,),
+    ),
+    Row(
+        "reduce_min",
+        reduction(distinct=True),
+        numpy_meaning(lambda x, axes: np.min(x, axis=axes)),
+        diff=(0,),
+    ),
+    Row(
+        "argmax",
+        arg_reduction_cases,
+        numpy_meaning(lambda x, axis: np.argmax(x, axis=axis)),
+        out_kind="i",
+        keeps_dtype=False,
+    ),
+    Row(
+        "argmin",
+        arg_reduction_cases,
+        numpy_meaning(lambda x, axis: np.argmin(x, axis=axis)),
+        out_kind="i",
+        keeps_dtype=False,
+    ),
+    # shapes
+    Row(
+        "broadcast_in_dim",
+        broadcast_in_dim_cases,
+        numpy_meaning(
+            lambda x, shape, broadcast_dimensions: np.broadcast_to(
+                np.expand_dims(
+                    x, tuple(d for d in range(len(shape)) if d not in broadcast_dimensions)
+                ),
+                shape,
+            )
+        ),
+        diff=(0,),
+        linear=((0,),),
+    ),
+    Row(
+        "reshape",
+        reshape_cases,
+        numpy_meaning(lambda x, new_sizes: np.reshape(x, new_sizes)),
+        diff=(0,),
+        linear=((0,),),
+    ),
+    Row(
+        "transpose",
+        transpose_cases,
+        numpy_meaning(lambda x, permutation: np.transpose(x, permutation)),
+        diff=(0,),
+        linear=((0,),),
+    ),
+    Row(
+        "concatenate",
+        concatenate_cases,
+        numpy_meaning(lambda *xs, axis: np.concatenate(xs, axis=axis)),
+        diff=(0, 1, 2),
+        linear=((0, 1, 2),),
+        promotes=True,
+    ),
+    # indexing
+    Row(
+        "gather",
+        gather_cases,
+        lambda case: case.args[0][case.note],
+        diff=(0,),
+        linear=((0,),),
+    ),
+    Row(
+        "scatter_add",
+        scatter_add_cases,
+        _scatter_add_meaning,
+        diff=(0,),
+        linear=((0,),),
+    ),
+    # contraction
+    Row(
+        "dot_general",
+        dot_general_cases,
+        numpy_meaning(_dot_general_meaning),
+        diff=(0, 1),
+        linear=((0,), (1,)),
+        promotes=True,
+    ),
+    # calls
+    Row(
+        "jit",
+        jit_cases,
+        _jit_meaning,
+        diff=(0, 1),
+        linear=((0,),),
+        recast=_jit_recast,
+    ),
+]
+
+ROW_BY_NAME = {row.name: row for row in ROWS}
+DIFFERENTIABLE = [row for row in ROWS if row.diff]
+NON_DIFFERENTIABLE = [row for row in ROWS if not row.diff]
+LINEAR = [(row, group) for row in ROWS for group in row.linear]
+
+
+def rows(selection: list[Row]):
+    return pytest.mark.parametrize("row", selection, ids=[row.name for row in selection])
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers
+
+
+def draw_case(data: st.DataObject, row: Row, dtype: np.dtype = F64) -> Case:
+    return data.draw(row.cases(dtype), label="case")
+
+
+def draw_rng(data: st.DataObject) -> np.random.Generator:
+    return np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+
+
+def single(row: Row, out: Any) -> Any:
+    """The one result of a multiple-result primitive (the table draws one-result calls)."""
+    if not row.primitive.multiple_results:
+        return out
+    (result,) = out
+    return result
+
+
+def bind(row: Row, case: Case, *args: Any) -> Any:
+    return single(row, row.primitive.bind(*args, **case.params))
+
+
+def recast(row: Row, case: Case, dtype: np.dtype) -> Case:
+    """``case`` with its floating operands in ``dtype``."""
+    if row.recast is not None:
+        return row.recast(case, dtype)
+    args = tuple(a.astype(dtype) if a.dtype.kind == "f" else a for a in case.args)
+    return Case(args, case.params, case.note)
+
+
+def restrict(row: Row, case: Case, which: tuple[int, ...]) -> tuple[Callable, tuple]:
+    """The primitive as a function of the operands ``which``, the others held fixed."""
+
+    def f(*xs):
+        full = list(case.args)
+        for i, x in zip(which, xs):
+            full[i] = x
+        return bind(row, case, *full)
+
+    return f, tuple(case.args[i] for i in which)
+
+
+def present(which: tuple[int, ...], case: Case) -> tuple[int, ...]:
+    """``which`` without operands the case does not have (concatenate of fewer arrays)."""
+    return tuple(i for i in which if i < len(case.args))
+
+
+def random_like(rng: np.random.Generator, x: Any) -> np.ndarray:
+    x = np.asarray(x)
+    return np.asarray(rng.standard_normal(x.shape)).astype(x.dtype)
+
+
+def inner(xs, ys) -> float:
+    return float(
+        sum(np.sum(np.asarray(x, F64) * np.asarray(y, F64)) for x, y in zip(xs, ys, strict=True))
+    )
+
+
+def inner_scale(xs, ys) -> float:
+    """The size of an inner product's terms, to scale tolerances of sums that cancel."""
+    return float(
+        sum(
+            np.sum(np.abs(np.asarray(x, F64) * np.asarray(y, F64)))
+            for x, y in zip(xs, ys, strict=True)
+        )
+    )
+
+
+def assert_same_aval(value: Any, aval: core.ShapedArray, what: str) -> None:
+    assert (np.shape(value), np.asarray(value).dtype) == (aval.shape, aval.dtype), (
+        f"{what}: got {np.shape(value)} {np.asarray(value).dtype}, expected {aval.str_short()}"
+    )
+
+
+def assert_close_products(
+    lhs: float, rhs: float, scale: float, rtol: float, atol: float, what: str
+) -> None:
+    """Inner products agree relative to the size of their terms (sums may cancel)."""
+    assert abs(lhs - rhs) <= rtol * scale + atol, (
+        f"{what}: {lhs!r} != {rhs!r} (difference {abs(lhs - rhs):.3g}, terms of size {scale:.3g})"
+    )
+
+
+def dot(a: Any, b: Any) -> Any:
+    """``<a, b>``, written with primitives so it adds no rule of its own to the check."""
+    product = core.primitives["mul"].bind(a, b)
+    return core.primitives["reduce_sum"].bind(product, axes=tuple(range(np.ndim(product))))
+
+
+def scalarised(f: Callable, c: np.ndarray) -> Callable:
+    """``<c, f(xs)>``: a scalar function to take gradients of."""
+    return lambda *xs: dot(f(*xs), c)
+
+
+# ---------------------------------------------------------------------------------------
+# 1. Evaluation: eager against NumPy, staged against eager
+
+
+@rows(ROWS)
+@given(data=st.data())
+def test_eager_bind_computes_the_numpy_meaning(row, data):
+    dtype = data.draw(st.sampled_from([F64, F32]), label="dtype")
+    case = draw_case(data, row, dtype)
+    out = np.asarray(bind(row, case, *case.args))
+    expected = np.asarray(row.reference(case))
+    assert (out.shape, out.dtype) == (expected.shape, expected.dtype)
+    rtol = 1e-12 if dtype == F64 else 1e-6
+    np.testing.assert_allclose(out, expected, rtol=rtol, atol=rtol, equal_nan=True)
+
+
+@rows(ROWS)
+@given(data=st.data())
+def test_staged_jaxpr_computes_eager(row, data):
+    case = draw_case(data, row)
+    eager = np.asarray(bind(row, case, *case.args))
+    closed = fungrad.make_jaxpr(lambda *args: bind(row, case, *args))(*case.args)
+    assert [eqn.primitive for eqn in closed.eqns] == [row.primitive]
+    assert_same_aval(eager, closed.out_avals[0], "the staged output's aval")
+    (staged,) = core.eval_jaxpr(closed.jaxpr, closed.consts, *case.args)
+    staged = np.asarray(staged)
+    assert (staged.shape, staged.dtype) == (eager.shape, eager.dtype)
+    np.testing.assert_array_equal(staged, eager)
+
+
+# ---------------------------------------------------------------------------------------
+# 2. The shape/dtype rule against the implementation
+
+
+@rows(ROWS)
+@pytest.mark.parametrize("dtype", [F64, F32], ids=["f64", "f32"])
+@given(data=st.data())
+def test_abstract_eval_matches_impl(row, dtype, data):
+    case = draw_case(data, row, dtype)
+    aval = single(row, row.primitive.abstract_eval(*map(get_aval, case.args), **case.params))
+    out = single(row, row.primitive.impl(*case.args, **case.params))
+    assert_same_aval(out, aval, "impl vs abstract_eval")
+    assert not aval.weak_type
+    if row.keeps_dtype:
+        assert aval.dtype == dtype
+    assert aval.dtype.kind == row.out_kind
+
+
+@rows([row for row in ROWS if row.promotes])
+@given(data=st.data())
+def test_abstract_eval_promotes_mixed_float_operands_as_numpy_does(row, data):
+    case = draw_case(data, row)
+    float_args = [i for i, a in enumerate(case.args) if a.dtype == F64]
+    lowered = data.draw(st.sampled_from(float_args), label="float32 operand")
+    args = tuple(a.astype(F32) if i == lowered else a for i, a in enumerate(case.args))
+    aval = row.primitive.abstract_eval(*map(get_aval, args), **case.params)
+    assert_same_aval(row.primitive.impl(*args, **case.params), aval, "impl vs abstract_eval")
+
+
+@rows([row for row in ROWS if row.elementwise])
+@given(data=st.data())
+def test_python_scalar_operands_are_weakly_typed(row, data):
+    """``float32_array op 2.0`` stays float32, eagerly and staged, as in NumPy."""
+    case = draw_case(data, row, F32)
+    float_args = [i for i, a in enumerate(case.args) if a.dtype == F32]
+    i = data.draw(st.sampled_from(float_args), label="scalar operand")
+    scalar = float(case.args[i].flat[0])
+    others = tuple(a for j, a in enumerate(case.args) if j != i)
+
+    def f(*rest):
+        args = list(rest)
+        args.insert(i, scalar)
+        return bind(row, case, *args)
+
+    eager = np.asarray(f(*others))
+    expected = np.asarray(row.reference(Case(_insert(others, i, scalar), case.params)))
+    assert (eager.shape, eager.dtype) == (expected.shape, expected.dtype)
+    if row.keeps_dtype and others:
+        assert eager.dtype == F32
+    closed = fungrad.make_jaxpr(f)(*others)
+    assert_same_aval(eager, closed.out_avals[0].strip_weak_type(), "staged with a Python scalar")
+
+
+def _insert(values: tuple, i: int, value: Any) -> tuple:
+    return (*values[:i], value, *values[i:])
+
+
+# ---------------------------------------------------------------------------------------
+# 3. Forward mode
+
+
+@rows(DIFFERENTIABLE)
+@given(data=st.data())
+def test_jvp_matches_central_differences(row, data):
+    case = draw_case(data, row)
+    rng = draw_rng(data)
+    f, xs = restrict(row, case, present(row.diff, case))
+    ts = tuple(random_like(rng, x) for x in xs)
+    out, t_out = fungrad.jvp(f, xs, ts)
+    np.testing.assert_array_equal(out, f(*xs))
+    assert (np.shape(t_out), np.asarray(t_out).dtype) == (np.shape(out), np.asarray(out).dtype)
+    expected = numerical_jvp(f, xs, ts, eps=row.fd_eps)
+    np.testing.assert_allclose(t_out, expected, rtol=FD_RTOL, atol=FD_ATOL)
+
+
+@rows(DIFFERENTIABLE)
+@given(data=st.data())
+def test_jvp_in_float32_stays_float32_and_agrees_with_float64(row, data):
+    case = draw_case(data, row, F32)
+    rng = draw_rng(data)
+    which = present(row.diff, case)
+    f32, xs32 = restrict(row, case, which)
+    ts32 = tuple(random_like(rng, x) for x in xs32)
+    out32, t32 = fungrad.jvp(f32, xs32, ts32)
+    assert np.asarray(t32).dtype == np.asarray(out32).dtype
+    if row.keeps_dtype:
+        assert np.asarray(t32).dtype == F32
+    f64, xs64 = restrict(row, recast(row, case, F64), which)
+    _, t64 = fungrad.jvp(f64, xs64, tuple(t.astype(F64) for t in ts32))
+    scale = np.max(np.abs(t64), initial=1.0)
+    np.testing.assert_allclose(t32, t64, rtol=F32_RTOL, atol=F32_ATOL * scale)
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+@given(data=st.data())
+def test_max_and_min_split_the_derivative_evenly_at_ties(name, data):
+    x = data.draw(hnp.arrays(F64, shapes(), elements=_floats(F64, -3, 3)), label="x")
+    rng = draw_rng(data)
+    tx, ty = random_like(rng, x), random_like(rng, x)
+    prim = core.primitives[name]
+    _, t_out = fungrad.jvp(lambda a, b: prim.bind(a, b), (x, x.copy()), (tx, ty))
+    np.testing.assert_allclose(t_out, (tx + ty) / 2, rtol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["reduce_max", "reduce_min"])
+@given(data=st.data())
+def test_reduce_max_and_min_average_the_tangent_over_ties(name, data):
+    shape = data.draw(shapes(min_dims=1), label="shape")
+    axes = data.draw(_axes_mask(len(shape)), label="axes")
+    rng = draw_rng(data)
+    x = np.full(shape, 1.5)
+    t = random_like(rng, x)
+    prim = core.primitives[name]
+    _, t_out = fungrad.jvp(lambda a: prim.bind(a, axes=axes), (x,), (t,))
+    np.testing.assert_allclose(t_out, np.mean(t, axis=axes), rtol=1e-12, atol=1e-15)
+
+
+# ---------------------------------------------------------------------------------------
+# 4. Reverse mode
+
+
+@rows(DIFFERENTIABLE)
+@given(data=st.data())
+def test_vjp_matches_central_differences(row, data):
+    """``<vjp(c), t> == <c, J t>`` with ``J t`` from central differences."""
+    case = draw_case(data, row)
+    rng = draw_rng(data)
+    f, xs = restrict(row, case, present(row.diff, case))
+    out, f_vjp = fungrad.vjp(f, *xs)
+    c = random_like(rng, out)
+    cts = f_vjp(c)
+    for ct, x in zip(cts, xs, strict=True):
+        assert_same_aval(ct, get_aval(x), "cotangent")
+    ts = tuple(random_like(rng, x) for x in xs)
+    jt = numerical_jvp(f, xs, ts, eps=row.fd_eps)
+    lhs, rhs = inner(cts, ts), inner([c], [jt])
+    assert_close_products(
+        lhs, rhs, inner_scale([c], [jt]), FD_RTOL, FD_ATOL, "<vjp(c), t> vs <c, J t>"
+    )
+
+
+@rows(DIFFERENTIABLE)
+@given(data=st.data())
+def test_vjp_is_the_transpose_of_jvp(row, data):
+    """``<vjp(c), t> == <c, jvp(t)>`` to rounding."""
+    case = draw_case(data, row)
+    rng = draw_rng(data)
+    f, xs = restrict(row, case, present(row.diff, case))
+    out, f_vjp = fungrad.vjp(f, *xs)
+    c = random_like(rng, out)
+    ts = tuple(random_like(rng, x) for x in xs)
+    _, jt = fungrad.jvp(f, xs, ts)
+    cts = f_vjp(c)
+    lhs, rhs = inner(cts, ts), inner([c], [jt])
+    scale = inner_scale(cts, ts) + inner_scale([c], [jt])
+    rtol = EXACT_RTOL if np.asarray(out).dtype == F64 else 1e-6
+    assert_close_products(lhs, rhs, scale, rtol, 0.0, "<vjp(c), t> vs <c, jvp(t)>")
+
+
+# ---------------------------------------------------------------------------------------
+# 5. Transposition of linear primitives
+
+
+@pytest.mark.parametrize(
+    ("row", "group"), LINEAR, ids=[f"{row.name}-{list(group)}" for row, group in LINEAR]
+)
+@given(data=st.data())
+def test_linear_transpose_satisfies_the_inner_product_identity(row, group, data):
+    """``<A x, y> == <x, Aᵀ y>``, and A is linear in the operands the table says."""
+    case = draw_case(data, row)
+    rng = draw_rng(data)
+    a, xs = restrict(row, case, present(group, case))
+    x = tuple(random_like(rng, v) for v in xs)
+    x2 = tuple(random_like(rng, v) for v in xs)
+    ax = np.asarray(a(*x))
+    y = random_like(rng, ax)
+    a_t = fungrad.linear_transpose(a, *xs)(y)
+    assert len(a_t) == len(xs)
+    for ct, v in zip(a_t, xs, strict=True):
+        assert_same_aval(ct, get_aval(v), "transposed cotangent")
+    exact = ax.dtype == F64
+    lhs, rhs = inner([ax], [y]), inner(x, a_t)
+    scale = inner_scale([ax], [y]) + inner_scale(x, a_t)
+    rtol = EXACT_RTOL if exact else 1e-6
+    assert_close_products(lhs, rhs, scale, rtol, 0.0, "<A x, y> vs <x, Aᵀ y>")
+    # Linearity: A(2x - x2) == 2 A x - A x2, up to rounding relative to the terms.
+    ax2 = np.asarray(a(*x2))
+    combined = a(*(2.0 * u - v for u, v in zip(x, x2)))
+    terms = np.max(2 * np.abs(ax) + np.abs(ax2), initial=1.0)
+    np.testing.assert_allclose(combined, 2.0 * ax - ax2, rtol=0, atol=rtol * terms)
+
+
+# ---------------------------------------------------------------------------------------
+# 6. Second order
+
+
+@rows(DIFFERENTIABLE)
+@given(data=st.data())
+def test_jvp_of_jvp_matches_central_differences_of_jvp(row, data):
+    case = draw_case(data, row)
+    rng = draw_rng(data)
+    f, xs = restrict(row, case, present(row.diff, case))
+    ts = tuple(random_like(rng, x) for x in xs)
+    ss = tuple(random_like(rng, x) for x in xs)
+
+    def f_jvp(*primals):
+        return fungrad.jvp(f, primals, ts)[1]
+
+    _, second = fungrad.jvp(f_jvp, xs, ss)
+    expected = numerical_jvp(f_jvp, xs, ss, eps=row.fd_eps)
+    np.testing.assert_allclose(second, expected, rtol=FD_RTOL, atol=FD_ATOL)
+
+
+@rows(DIFFERENTIABLE)
+@given(data=st.data())
+def test_grad_of_grad_matches_central_differences_of_grad(row, data):
+    """Reverse over reverse on ``<w, grad <c, f>>``, against central differences of grad."""
+    case = draw_case(data, row)
+    rng = draw_rng(data)
+    which = present(row.diff, case)
+    f, xs = restrict(row, case, which)
+    c = random_like(rng, f(*xs))
+    ws = tuple(random_like(rng, x) for x in xs)
+    argnums = tuple(range(len(xs)))
+    first = fungrad.grad(scalarised(f, c), argnums=argnums)
+
+    def h(*primals):
+        return sum(dot(g, w) for g, w in zip(first(*primals), ws, strict=True))
+
+    hessian_w = fungrad.grad(h, argnums=argnums)(*xs)
+    ss = tuple(random_like(rng, x) for x in xs)
+    expected = numerical_jvp(h, xs, ss, eps=row.fd_eps)
+    lhs, rhs = inner(hessian_w, ss), float(expected)
+    assert_close_products(
+        lhs,
+        rhs,
+        inner_scale(hessian_w, ss),
+        FD_RTOL,
+        FD_ATOL,
+        "<grad <w, grad <c, f>>, s> vs numerical",
+    )
+
+
+@rows(DIFFERENTIABLE)
+@given(data=st.data())
+def test_check_grads_to_second_order(row, data):
+    case = draw_case(data, row)
+    f, xs = restrict(row, case, present(row.diff, case))
+    seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
+    check_grads(f, xs, order=2, eps=row.fd_eps, seed=seed)
+
+
+# ---------------------------------------------------------------------------------------
+# 7. Primitives without derivatives
+
+
+@rows(NON_DIFFERENTIABLE)
+@given(data=st.data())
+def test_no_derivative_means_a_symbolic_zero_tangent(row, data):
+    case = draw_case(data, row)
+    rng = draw_rng(data)
+    f, _ = restrict(row, case, tuple(range(len(case.args))))
+    tangents = [
+        random_like(rng, a) if dtypes.is_differentiable(a.dtype) else Zero(get_aval(a))
+        for a in case.args
+    ]
+    (out,), (t_out,) = jvp_flat(lambda *args: [f(*args)], case.args, tangents)
+    assert type(t_out) is Zero, f"{row.name}'s tangent is {t_out!r}, not a symbolic zero"
+    assert np.asarray(out).dtype.kind == row.out_kind
+    if row.out_kind == "f":
+        assert np.asarray(out).dtype == case.args[0].dtype
+    tangent_avals = [get_aval(a) if dtypes.is_differentiable(a.dtype) else None for a in case.args]
+    _, linear, zero_outs = linearize_flat(lambda *args: [f(*args)], case.args, tangent_avals)
+    assert zero_outs == [True] and not linear.eqns, str(linear)
+    if row.piecewise_constant:
+        np.testing.assert_array_equal(numerical_jvp(f, case.args, tuple(tangents)), 0.0)
+
+
+@rows(NON_DIFFERENTIABLE)
+@given(data=st.data())
+def test_no_derivative_means_zero_cotangents(row, data):
+    case = draw_case(data, row)
+    rng = draw_rng(data)
+    f, _ = restrict(row, case, tuple(range(len(case.args))))
+    out, f_vjp = fungrad.vjp(f, *case.args)
+    if dtypes.is_differentiable(np.asarray(out).dtype):
+        c = random_like(rng, out)
+    else:
+        c = np.zeros(np.shape(out), dtypes.float0)
+    for ct, a in zip(f_vjp(c), case.args, strict=True):
+        assert np.shape(ct) == a.shape
+        if dtypes.is_differentiable(a.dtype):
+            np.testing.assert_array_equal(ct, 0.0)
+
+
+@given(
+    x=hnp.arrays(F64, shapes(), elements=_floats(F64, -3, 3)),
+    new_dtype=st.sampled_from([np.dtype(np.int32), np.dtype(np.int64), BOOL]),
+)
+def test_converting_to_integer_or_bool_has_no_derivative(x, new_dtype):
+    convert = core.primitives["convert_element_type"]
+    (out,), (t_out,) = jvp_flat(
+        lambda v: [convert.bind(v, new_dtype=new_dtype)], [x], [np.ones_like(x)]
+    )
+    assert np.asarray(out).dtype == new_dtype
+    assert type(t_out) is Zero
+
+
+# ---------------------------------------------------------------------------------------
+# Completeness: a primitive without a row, or without a rule it needs, is a red test
+
+
+def test_every_registered_primitive_has_a_row():
+    registered = set(core.primitives)
+    missing = sorted(registered - set(ROW_BY_NAME))
+    unknown = sorted(set(ROW_BY_NAME) - registered)
+    assert not missing, f"primitives without a row in tests/test_primitives.py: {missing}"
+    assert not unknown, f"rows for primitives that are not registered: {unknown}"
+    assert len(ROW_BY_NAME) == len(ROWS), "a primitive has two rows"
+
+
+@pytest.mark.parametrize("name", sorted(core.primitives))
+def test_every_registered_primitive_has_impl_shape_and_jvp_rules(name):
+    prim = core.primitives[name]
+    for rule in ("impl", "abstract_eval", "jvp"):
+        assert callable(getattr(prim, rule)), f"primitive '{name}' has no {rule} rule"
+
+
+@rows(ROWS)
+def test_transpose_rule_exactly_where_the_row_declares_linearity(row):
+    has_rule = row.primitive.transpose is not None
+    assert has_rule == bool(row.linear), (
+        f"'{row.name}': transpose rule {'present' if has_rule else 'missing'}, but its row "
+        f"declares linear operand groups {row.linear}"
+    )
+    assert all(i in row.diff for group in row.linear for i in group)
