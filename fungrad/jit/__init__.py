@@ -171,7 +171,7 @@ class JittedFunction:
         self._fast: dict[Any, Callable[[list[Any]], Any]] = {}
         self._plain = not static_argnums and not static_argnames
         self._name = getattr(fun, "__name__", "jitted")
-        functools.update_wrapper(self, fun)
+        functools.update_wrapper(self, fun, updated=())
 
     def cache_size(self) -> int:
         """How many signatures are compiled and cached (at most ``cache_size``)."""
@@ -220,7 +220,14 @@ class JittedFunction:
     def _entry(self, args: tuple, kwargs: dict) -> tuple[_Entry, list[Any]]:
         dyn_args, dyn_kwargs, static = self._split(args, kwargs)
         leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
-        key = (in_tree, static, tuple(_signature(x) for x in leaves))
+        try:
+            key = (in_tree, static, tuple(_signature(x) for x in leaves))
+        except FungradTypeError:
+            with_paths, _ = tree_flatten_with_path((dyn_args, dyn_kwargs))
+            names = _jit_arg_names(self.fun, [p for p, _ in with_paths], static)
+            for name, (_, leaf) in zip(names, with_paths):
+                _as_array(leaf, lambda name=name: f"jit: {name}")
+            raise
         entry = self._cache.get(key)
         if entry is not None:
             self._cache.move_to_end(key)
@@ -236,12 +243,16 @@ class JittedFunction:
     def _trace(self, args, static, in_tree, leaves, nargs) -> _Entry:
         self.trace_count += 1
         with_paths, _ = tree_flatten_with_path(tree_unflatten(in_tree, leaves))
+        raw = [leaf for _, leaf in with_paths]
         leaves = [
             _as_array(leaf, lambda p=path: f"jit: argument at {p}") for path, leaf in with_paths
         ]
         names = _jit_arg_names(self.fun, [p for p, _ in with_paths], static)
         flat_fun = _FlatFun("jit", self._call_fun(static, nargs), in_tree, False)
-        avals = [get_aval(x) for x in leaves]
+        # Python scalars stay weakly typed, as they are when the compiled code runs.
+        avals = [
+            get_aval(r if type(r) in (float, int, complex) else x) for r, x in zip(raw, leaves)
+        ]
         closed, _ = trace_to_jaxpr(flat_fun, avals, names, "jit")
         return _Entry(closed, flat_fun.out_tree)
 
@@ -254,12 +265,13 @@ class JittedFunction:
             except (_NotPlain, TypeError):  # TypeError: dict keys that do not sort
                 pass
             else:
-                run = self._fast.get(key)
-                if run is not None:
-                    return run(leaves)
+                found = self._fast.get(key)
+                if found is not None:
+                    self._cache.move_to_end(found[1])
+                    return found[0](leaves)
                 result, run = self._call(args, kwargs)
                 if run is not None:
-                    self._fast[key] = run
+                    self._fast[key] = (run, next(reversed(self._cache)))
                 return result
         return self._call(args, kwargs)[0]
 
@@ -300,7 +312,8 @@ class JittedFunction:
         return f"<jit({self._name}): {self.cache_size()} cached signatures>"
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        # Support jit on methods: bind like a function does.
+        # On a method, bind like a function does; `self` is then argument 0, so mark it
+        # static (static_argnums=0) or register the class as a pytree.
         return self if obj is None else functools.partial(self, obj)
 
 
@@ -332,7 +345,7 @@ def _plain_signature(x: Any, leaves: list[Any]) -> Any:
 def _signature(x: Any) -> Any:
     t = type(x)
     if t is np.ndarray:
-        return (x.shape, x.dtype)
+        return (x.shape, x.dtype, False)
     if isinstance(x, Tracer):
         aval = x.aval
         return (aval.shape, aval.dtype, aval.weak_type)

@@ -39,7 +39,7 @@ def generate(closed: ClosedJaxpr, name: str = "jitted") -> GeneratedCode:
     def source_of(atom: Any) -> str:
         if type(atom) is Literal:
             value = atom.value
-            if type(value) in (float, int, bool):
+            if type(value) in (float, int, bool) and np.isfinite(value):
                 return repr(value)
             return ns.name(value, "k")
         return names[atom]
@@ -128,7 +128,13 @@ def generate(closed: ClosedJaxpr, name: str = "jitted") -> GeneratedCode:
             for b in bases.get(a, ()):
                 release(b)
 
-    outs = ", ".join(source_of(v) for v in jaxpr.outvars)
+    # An output that is a constant or an argument is copied, as eager NumPy code would
+    # give a new array: the caller may modify what it gets back.
+    shared = set(jaxpr.constvars) | set(jaxpr.invars)
+    outs = ", ".join(
+        f"{ns.name(np.array, 'array')}({source_of(v)})" if v in shared else source_of(v)
+        for v in jaxpr.outvars
+    )
     params = ", ".join(names[v] for v in jaxpr.invars)
     safe = "".join(c if c.isalnum() else "_" for c in name) or "jitted"
     source = "\n".join([f"def {safe}({params}):", *lines, f"    return [{outs}]"]) + "\n"
