@@ -1159,7 +1159,9 @@ def test_out_axes_none_on_a_varying_output():
 
 
 def test_out_axes_out_of_range():
-    with pytest.raises(ValueError, match=r"out_axes=2 is out of range for the output, which has 2"):
+    with pytest.raises(
+        ValueError, match=r"out_axes=2 is out of range for the output, which has 2"
+    ):
         vmap(lambda x: x, out_axes=2)(np.ones((3, 4)))
 
 
