@@ -183,13 +183,15 @@ class JittedFunction:
 
     def _split(self, args: tuple, kwargs: dict) -> tuple[tuple, dict, tuple]:
         nargs = len(args)
+        static_positions = set()
         for i in self.static_argnums:
-            if not -nargs <= i < nargs:
+            if -nargs <= i < nargs:
+                static_positions.add(i % nargs)
+            elif self._positional_name(i) not in kwargs:
                 raise FungradValueError(
                     f"jit: static_argnums={i} is out of range: {self._name} was called with "
                     f"{nargs} positional arguments."
                 )
-        static_positions = {i % nargs for i in self.static_argnums}
         static = tuple((i, args[i]) for i in sorted(static_positions))
         static += tuple((k, kwargs[k]) for k in sorted(kwargs) if k in self.static_argnames)
         for where, value in static:
@@ -205,6 +207,13 @@ class JittedFunction:
         dyn_args = tuple(a for i, a in enumerate(args) if i not in static_positions)
         dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
         return dyn_args, dyn_kwargs, static
+
+    def _positional_name(self, i: int) -> str | None:
+        try:
+            params = list(inspect.signature(self.fun).parameters)
+        except (TypeError, ValueError):
+            return None
+        return params[i] if 0 <= i < len(params) else None
 
     def _call_fun(self, static: tuple, nargs: int) -> Callable[..., Any]:
         positions = {w: v for w, v in static if isinstance(w, int)}
@@ -412,4 +421,23 @@ def jit(
         raise FungradTypeError(f"jit expects a callable, got a {type(fun).__name__}")
     nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
     names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
+    nums, names = _static_by_position_and_name(fun, nums, names)
     return JittedFunction(fun, nums, names, cache_size)
+
+
+def _static_by_position_and_name(
+    fun: Callable, nums: tuple[int, ...], names: tuple[str, ...]
+) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """A static argument is static however it is passed: map names to positions and
+    positions to names through the signature, as JAX does."""
+    try:
+        params = inspect.signature(fun).parameters.values()
+    except (TypeError, ValueError):
+        return nums, names
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    positional = [p.name for p in params if p.kind in kinds]
+    all_nums = dict.fromkeys(nums)
+    all_nums.update(dict.fromkeys(positional.index(n) for n in names if n in positional))
+    all_names = dict.fromkeys(names)
+    all_names.update(dict.fromkeys(positional[i] for i in nums if 0 <= i < len(positional)))
+    return tuple(all_nums), tuple(all_names)

@@ -73,9 +73,12 @@ def generate(closed: ClosedJaxpr, name: str = "jitted") -> GeneratedCode:
         out_key = (out_var.aval.shape, out_var.aval.dtype)
         candidate = None
         if not eqn.primitive.multiple_results and out_var.aval.ndim > 0:
-            candidate = _dying_base(dying, bases, live_aliases, out_key)
-            if candidate is None and free.get(out_key):
+            # A buffer that died earlier suits every rule; an operand dying here only
+            # rules that may write over their own operands (elementwise ones).
+            if free.get(out_key):
                 candidate = free[out_key][-1]
+            else:
+                candidate = _dying_base(dying, bases, live_aliases, out_key)
         emit = eqn.primitive.emit or impl_emitter(eqn.primitive.impl, eqn.primitive.name, False)
         emitted = emit(
             ns,
@@ -130,11 +133,16 @@ def generate(closed: ClosedJaxpr, name: str = "jitted") -> GeneratedCode:
 
     # An output that is a constant or an argument is copied, as eager NumPy code would
     # give a new array: the caller may modify what it gets back.
+    # The same goes for an output listed twice (two equal results merged by CSE).
     shared = set(jaxpr.constvars) | set(jaxpr.invars)
-    outs = ", ".join(
-        f"{ns.name(np.array, 'array')}({source_of(v)})" if v in shared else source_of(v)
-        for v in jaxpr.outvars
-    )
+    returned: list[str] = []
+    seen: set[Var] = set()
+    for v in jaxpr.outvars:
+        copy = type(v) is Var and (v in shared or v in seen)
+        returned.append(f"{ns.name(np.array, 'array')}({source_of(v)})" if copy else source_of(v))
+        if type(v) is Var:
+            seen.add(v)
+    outs = ", ".join(returned)
     params = ", ".join(names[v] for v in jaxpr.invars)
     safe = "".join(c if c.isalnum() else "_" for c in name) or "jitted"
     source = "\n".join([f"def {safe}({params}):", *lines, f"    return [{outs}]"]) + "\n"
