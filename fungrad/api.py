@@ -56,10 +56,12 @@ __all__ = [
 
 
 def _as_array(x: Any, what: Callable[[], str]) -> Any:
-    """A leaf as fungrad computes with it: tracers and arrays as they are, scalars as arrays."""
-    if isinstance(x, (Tracer, np.ndarray)):
+    """A leaf as fungrad computes with it. Tracers, arrays and Python scalars stay as
+    they are (Python scalars are weakly typed, as in NumPy); NumPy scalars become 0-d
+    arrays."""
+    if isinstance(x, (Tracer, np.ndarray, bool, int, float, complex)):
         return x
-    if isinstance(x, (bool, int, float, complex, np.generic)):
+    if isinstance(x, np.generic):
         return np.asarray(x)
     raise FungradTypeError(
         f"{what()} is a {type(x).__name__}, not an array. Transformed functions take "
@@ -297,8 +299,8 @@ def _check_tangent(primal: Any, tangent: Any, names: _ArgNames, i: int) -> Any:
             f"{p_aval.shape}; they must match."
         )
     if t_aval.dtype != p_aval.dtype:
-        if isinstance(tangent, np.ndarray) and tangent.ndim == 0 and t_aval.dtype.kind in "fi":
-            return tangent.astype(p_aval.dtype)  # a Python scalar tangent: adopt the dtype
+        if type(tangent) in (float, int) and not p_aval.shape:
+            return np.asarray(tangent, p_aval.dtype)  # a Python scalar tangent: adopt the dtype
         raise FungradTypeError(
             f"jvp: the tangent for {names[i]} has dtype {t_aval.dtype}, but the primal has dtype "
             f"{p_aval.dtype}; they must match."
@@ -584,7 +586,7 @@ def make_jaxpr(
         flat, in_tree, names = _flatten_args(
             "make_jaxpr", fun, [args[i] for i in dynamic], dynamic
         )
-        in_avals = [get_aval(x).strip_weak_type() for x in flat]
+        in_avals = [get_aval(x) for x in flat]
         flat_fun = _FlatFun("make_jaxpr", restricted, in_tree, False)
         jaxpr, _ = trace_to_jaxpr(flat_fun, in_avals, list(names), "make_jaxpr")
         return jaxpr
