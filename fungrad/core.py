@@ -75,6 +75,9 @@ _WEAK_SCALAR_AVALS = {
 }
 
 
+_WEAK_TYPES = frozenset((float, int, complex))
+
+
 def get_aval(x: Any) -> ShapedArray:
     """The abstract value of any array-like value fungrad accepts, tracers included."""
     if isinstance(x, Tracer):
@@ -498,7 +501,7 @@ class EvalInterpreter(Interpreter):
             if isinstance(x, Tracer):
                 raise escaped_tracer_error(x)
         try:
-            return prim.impl(*args, **params)
+            out = prim.impl(*args, **params)
         except ValueError as err:
             if isinstance(err, ShapeError):
                 raise
@@ -511,6 +514,15 @@ class EvalInterpreter(Interpreter):
             if prim.impl is None:
                 raise missing_rule(prim, "implementation") from None
             raise
+        if (isinstance(out, np.generic) or (type(out) is np.ndarray and not out.shape)) and all(
+            type(x) in _WEAK_TYPES for x in args
+        ):
+            # Python scalars in, Python scalar out: NumPy would return a (strongly
+            # typed) NumPy scalar, but Python arithmetic keeps the result weak, and so
+            # do the shape rules (an aval is weak exactly when the value is a Python
+            # scalar).
+            return out.item()
+        return out
 
 
 def _format_params(params: dict) -> str:

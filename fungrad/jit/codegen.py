@@ -95,7 +95,15 @@ def generate(closed: ClosedJaxpr, name: str = "jitted") -> GeneratedCode:
         target = ", ".join(outs) + (
             "," if eqn.primitive.multiple_results and len(outs) == 1 else ""
         )
-        lines.append(f"    {target} = {emitted.expression}")
+        expression = emitted.expression
+        if (
+            out_var.aval.weak_type
+            and not out_var.aval.shape
+            and not eqn.primitive.multiple_results
+        ):
+            # Weakly typed results stay Python scalars, as in eager evaluation.
+            expression = f"({expression}).item()"
+        lines.append(f"    {target} = {expression}")
         if emitted.used_out:
             # out_var is now the same array as the candidate buffer, which was dead.
             assert candidate is not None

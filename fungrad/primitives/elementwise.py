@@ -603,8 +603,8 @@ def _select_abstract_eval(pred, on_true, on_false):
     if pred.dtype != _BOOL:
         raise ShapeError(f"select: the predicate must be boolean, got {pred.str_short()}")
     shape = broadcast_shapes("select", pred.shape, on_true.shape, on_false.shape)
-    dtype, weak = dtypes.result_type(on_true, on_false)
-    return ShapedArray(shape, dtype, weak)
+    dtype, _ = dtypes.result_type(on_true, on_false)
+    return ShapedArray(shape, dtype)  # np.where gives an ndarray: never weak
 
 
 select_p.abstract_eval = _select_abstract_eval

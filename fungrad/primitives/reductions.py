@@ -37,7 +37,9 @@ def _batched_axis(axis: int, batch_dim: int) -> int:
 def reduction(name: str, fn: Any):
     prim = new_primitive(name)
     prim.impl = lambda x, axes: fn(x, axis=axes)
-    prim.abstract_eval = lambda x, axes: ShapedArray(_reduced_shape(name, x, axes), x.dtype)
+    prim.abstract_eval = lambda x, axes: ShapedArray(
+        _reduced_shape(name, x, axes), x.dtype, x.weak_type
+    )
 
     def batch_rule(values, dims, axes):
         (x,), (d,) = values, dims

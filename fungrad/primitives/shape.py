@@ -39,7 +39,7 @@ def _broadcast_in_dim_abstract_eval(x, shape, broadcast_dimensions):
             f"broadcast_in_dim: cannot broadcast an operand of shape {x.shape} to {shape} "
             f"with broadcast_dimensions={broadcast_dimensions}"
         )
-    return ShapedArray(shape, x.dtype, x.weak_type)
+    return ShapedArray(shape, x.dtype)  # an ndarray at run time, so never weak
 
 
 def _broadcast_in_dim_transpose(ct, x, shape, broadcast_dimensions):
@@ -95,7 +95,7 @@ reshape_p.impl = lambda x, new_sizes: np.reshape(x, new_sizes)
 def _reshape_abstract_eval(x, new_sizes):
     if int(np.prod(new_sizes, dtype=np.int64)) != x.size:
         raise ShapeError(f"reshape: cannot reshape an array of shape {x.shape} into {new_sizes}")
-    return ShapedArray(new_sizes, x.dtype, x.weak_type)
+    return ShapedArray(new_sizes, x.dtype)
 
 
 reshape_p.abstract_eval = _reshape_abstract_eval
@@ -129,7 +129,7 @@ def _transpose_abstract_eval(x, permutation):
         raise ShapeError(
             f"transpose: {permutation} is not a permutation of the axes of shape {x.shape}"
         )
-    return ShapedArray(tuple(x.shape[p] for p in permutation), x.dtype, x.weak_type)
+    return ShapedArray(tuple(x.shape[p] for p in permutation), x.dtype)
 
 
 transpose_p.abstract_eval = _transpose_abstract_eval
@@ -171,7 +171,7 @@ def _concatenate_abstract_eval(*xs, axis):
     shape = list(first.shape)
     shape[axis] = sum(x.shape[axis] for x in xs)
     dtype, weak = dtypes.result_type(*xs)
-    return ShapedArray(tuple(shape), dtype, weak)
+    return ShapedArray(tuple(shape), dtype)
 
 
 def _concatenate_transpose(ct, *xs, axis):
