@@ -96,13 +96,10 @@ def generate(closed: ClosedJaxpr, name: str = "jitted") -> GeneratedCode:
             "," if eqn.primitive.multiple_results and len(outs) == 1 else ""
         )
         expression = emitted.expression
-        if (
-            out_var.aval.weak_type
-            and not out_var.aval.shape
-            and not eqn.primitive.multiple_results
-        ):
+        weak = out_var.aval.weak_type and not out_var.aval.shape
+        if weak and not eqn.primitive.multiple_results:
             # Weakly typed results stay Python scalars, as in eager evaluation.
-            expression = f"({expression}).item()"
+            expression = f"{ns.name(_python_scalar, 'scalar')}({expression})"
         lines.append(f"    {target} = {expression}")
         if emitted.used_out:
             # out_var is now the same array as the candidate buffer, which was dead.
@@ -158,6 +155,10 @@ def generate(closed: ClosedJaxpr, name: str = "jitted") -> GeneratedCode:
     namespace["np"] = np
     exec(compile(source, f"<fungrad.jit {name}>", "exec"), namespace)
     return GeneratedCode(namespace[safe], source)
+
+
+def _python_scalar(x: Any) -> Any:
+    return x.item() if isinstance(x, (np.generic, np.ndarray)) else x
 
 
 def _dying_base(
