@@ -30,7 +30,7 @@ from fungrad.api import (
 )
 from fungrad.core import ShapedArray, eval_jaxpr, get_aval, zeros_for
 from fungrad.errors import FungradTypeError, FungradValueError
-from fungrad.interpreters.batching import batch_flat
+from fungrad.interpreters.batching import IdentityRows, batch_flat
 from fungrad.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 
 
@@ -38,14 +38,11 @@ def _basis_chunks(aval: ShapedArray, chunk_size: int | None):
     """The standard basis of ``aval``'s space, as stacked arrays of at most chunk_size rows."""
     size = int(np.prod(aval.shape, dtype=np.int64))
     if size == 0:  # no basis vectors: one empty batch still gives the right shapes
-        yield np.zeros((0, *aval.shape), aval.dtype)
+        yield IdentityRows(0, 0, aval.shape, aval.dtype)
         return
     step = size if chunk_size is None else chunk_size
     for start in range(0, size, max(step, 1)):
-        stop = min(start + step, size)
-        chunk = np.zeros((stop - start, size), aval.dtype)
-        chunk[np.arange(stop - start), np.arange(start, stop)] = 1
-        yield chunk.reshape((stop - start, *aval.shape))
+        yield IdentityRows(start, min(step, size - start), aval.shape, aval.dtype)
 
 
 def _check_chunk_size(transformation: str, chunk_size: int | None) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from fungrad.core import (
     Interpreter,
     Primitive,
@@ -26,6 +28,49 @@ from fungrad.core import (
 from fungrad.errors import ConcretizationError
 
 
+class IdentityRows:
+    """Rows ``offset .. offset + count`` of the identity matrix on a space of shape
+    ``space``: a batch (along dimension 0) of standard basis vectors, as ``jacfwd`` and
+    ``jacrev`` push through a program. It stays symbolic until a batching rule needs
+    its values, so a rule that knows better (``dot_general``: a product with basis
+    vectors picks rows or columns) never builds the dense matrix.
+    """
+
+    __slots__ = ("offset", "count", "space", "dtype", "_dense")
+
+    def __init__(self, offset: int, count: int, space: tuple[int, ...], dtype: np.dtype):
+        self.offset = offset
+        self.count = count
+        self.space = space
+        self.dtype = dtype
+        self._dense: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.count, *self.space)
+
+    def dense(self) -> np.ndarray:
+        if self._dense is None:
+            size = int(np.prod(self.space, dtype=np.int64))
+            rows = np.zeros((self.count, size), self.dtype)
+            rows[np.arange(self.count), np.arange(self.offset, self.offset + self.count)] = 1
+            self._dense = rows.reshape(self.shape)
+        return self._dense
+
+
+#: Primitives whose batching rules accept IdentityRows operands (see identity_aware).
+_identity_aware: set[Primitive] = set()
+
+
+def identity_aware(prim: Primitive) -> None:
+    """Declare that ``prim``'s batching rule handles IdentityRows operands itself."""
+    _identity_aware.add(prim)
+
+
+def dense(x: Any) -> Any:
+    return x.dense() if type(x) is IdentityRows else x
+
+
 class BatchTracer(Tracer):
     __slots__ = ("value", "batch_dim")
 
@@ -36,7 +81,12 @@ class BatchTracer(Tracer):
 
     @property
     def aval(self) -> ShapedArray:
-        aval = get_aval(self.value)
+        value = self.value
+        aval = (
+            ShapedArray(value.shape, value.dtype)
+            if type(value) is IdentityRows
+            else (get_aval(value))
+        )
         if self.batch_dim is None:
             return aval
         shape = aval.shape[: self.batch_dim] + aval.shape[self.batch_dim + 1 :]
@@ -76,6 +126,8 @@ class BatchInterpreter(Interpreter):
         rule = prim.batch
         if rule is None:
             raise missing_rule(prim, "batching")
+        if prim not in _identity_aware and any(type(v) is IdentityRows for v in values):
+            values = [dense(v) for v in values]
         _state.current = self.parent
         try:
             out, out_dim = rule(values, dims, **params)
@@ -105,7 +157,7 @@ def batch_flat(
     tracers = [BatchTracer(interp, x, d) if d is not None else x for x, d in zip(args, in_dims)]
     with activate(interp):
         outs = fun(*tracers)
-    return [interp.unpack(x) for x in outs]
+    return [(dense(v), d) for v, d in (interp.unpack(x) for x in outs)]
 
 
 # ---------------------------------------------------------------------------------------

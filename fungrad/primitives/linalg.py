@@ -17,7 +17,7 @@ import numpy as np
 from fungrad import dtypes
 from fungrad.core import ShapedArray, new_primitive, shape_of
 from fungrad.errors import ShapeError
-from fungrad.interpreters.batching import to_front
+from fungrad.interpreters.batching import IdentityRows, dense, identity_aware, to_front
 from fungrad.interpreters.jvp import defjvp
 from fungrad.interpreters.lowering import Emitted
 from fungrad.interpreters.transpose import is_undefined, require_constant
@@ -162,6 +162,10 @@ dot_general_p.transpose = _dot_general_transpose
 def _dot_general_batch(values, dims, dimension_numbers):
     (x, y), (dx, dy) = values, dims
     (xc, yc), (xb, yb) = dimension_numbers
+    picked = _product_with_basis(x, y, dx, dy, dimension_numbers)
+    if picked is not None:
+        return picked
+    x, y = dense(x), dense(y)
     x, y = to_front(x, dx), to_front(y, dy)
 
     def shift(ds):
@@ -182,6 +186,30 @@ def _dot_general_batch(values, dims, dimension_numbers):
 
 
 dot_general_p.batch = _dot_general_batch
+identity_aware(dot_general_p)
+
+
+def _product_with_basis(x, y, dx, dy, dimension_numbers):
+    """A product of an unbatched matrix with a batch of basis vectors e_k, k in a range
+    of rows: ``M @ e_k`` is column k of M, so the batch is a slice of M (no product).
+    Handles vectors contracted along their only dimension; otherwise None."""
+    (xc, yc), (xb, yb) = dimension_numbers
+    if xb or len(xc) != 1:
+        return None
+    if type(y) is IdentityRows and dx is None and dy == 0 and len(y.space) == 1:
+        matrix, axis, basis = x, xc[0], y
+    elif type(x) is IdentityRows and dy is None and dx == 0 and len(x.space) == 1:
+        matrix, axis, basis = y, yc[0], x
+    else:
+        return None
+    if basis.dtype != np.result_type(matrix):
+        return None  # the product would promote: let the dense path do it
+    if basis.offset == 0 and basis.count == shape_of(matrix)[axis]:
+        return matrix, axis
+    from fungrad.primitives.indexing import slice_along
+
+    return slice_along(matrix, axis, basis.offset, basis.offset + basis.count), axis
+
 
 # Source for the matrix products np.dot does directly (see _MATRIX_FAST_PATHS).
 _MATRIX_SOURCE = {
