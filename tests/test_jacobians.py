@@ -493,3 +493,14 @@ def test_has_aux_without_a_pair(jac):
     name = jac.__name__
     with pytest.raises(TypeError, match=rf"{name} with has_aux=True requires .* pair"):
         jac(fnp.sin, has_aux=True)(np.ones(3))
+
+
+@pytest.mark.parametrize("chunk_size", [None, 3])
+def test_jacfwd_of_a_matrix_product_slices_instead_of_multiplying_by_the_basis(chunk_size):
+    A = np.arange(20.0).reshape(4, 5)
+    jac = jacfwd(lambda x: A @ x, chunk_size=chunk_size)
+    jaxpr = str(make_jaxpr(jac)(np.ones(5)))
+    # Only the primal product A @ x remains: no identity constant, no product with it.
+    assert jaxpr.count("dot_general") == 1 and "f64[5,5]" not in jaxpr
+    np.testing.assert_array_equal(jac(np.ones(5)), A)
+    np.testing.assert_array_equal(jacfwd(lambda x: x @ A.T, chunk_size=chunk_size)(np.ones(5)), A)
