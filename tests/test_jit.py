@@ -792,3 +792,10 @@ def test_non_array_argument_is_named():
         f(1.0, "hello")
     with pytest.raises(TypeError, match=r"argument 0 \('x'\) at path \['b'\] is a str"):
         f({"a": 1.0, "b": "hello"}, 2.0)
+
+
+def test_numpy_scalar_and_zero_d_array_share_a_signature():
+    f = jit(lambda x: x + 1)
+    f(np.float64(1.0))
+    f(np.array(2.0))
+    assert f.trace_count == 1

@@ -14,10 +14,14 @@ The same properties run over every row:
 - second order, forward over forward and reverse over reverse, against central
   differences of first derivatives (and ``check_grads(order=2)``);
 - primitives without a derivative give symbolic-zero tangents and integer, boolean
-  or piecewise-constant outputs.
+  or piecewise-constant outputs;
+- batching: ``vmap`` with random batch sizes, in_axes and out_axes, and ``vmap`` of
+  ``vmap``, against stacking a loop over examples; the batching rule applied
+  directly; unbatched operands are not broadcast;
+- ``jit`` against eager, on first and later calls, and jvp and grad through ``jit``.
 
 A completeness test makes a primitive without a row, or without a rule its row
-needs, a red test.
+needs (every primitive needs a batching rule), a red test.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, note, reject
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -93,6 +97,7 @@ class Row:
     piecewise_constant: bool = False  # no derivative, but a floating output
     fd_eps: float | None = None  # central-difference step, when not the default
     recast: Callable[[Case, np.dtype], Case] | None = None
+    several_operands: bool = False  # cases may have two or more operands
 
     @property
     def primitive(self) -> core.Primitive:
@@ -492,6 +497,7 @@ def comparison_row(name: str, fn: Callable) -> Row:
         keeps_dtype=False,
         promotes=True,
         elementwise=True,
+        several_operands=True,
     )
 
 
@@ -502,6 +508,7 @@ def logical_row(name: str, fn: Callable, arity: int) -> Row:
         numpy_meaning(fn),
         out_kind="b",
         keeps_dtype=False,
+        several_operands=arity > 1,
     )
 
 
@@ -519,6 +526,7 @@ def binary_row(name: str, fn: Callable, x: ElementSpec, y: ElementSpec, **kw: An
         diff=(0, 1),
         promotes=True,
         elementwise=True,
+        several_operands=True,
         **kw,
     )
 
@@ -591,6 +599,7 @@ ROWS = [
         linear=((1, 2),),
         promotes=True,
         elementwise=True,
+        several_operands=True,
     ),
     # dtype conversion (linear, so any step is exact: a large one keeps float32 rounding small)
     Row(
@@ -679,6 +688,7 @@ ROWS = [
         diff=(0, 1, 2),
         linear=((0, 1, 2),),
         promotes=True,
+        several_operands=True,
     ),
     # indexing
     Row(
@@ -687,6 +697,7 @@ ROWS = [
         lambda case: case.args[0][case.note],
         diff=(0,),
         linear=((0,),),
+        several_operands=True,
     ),
     Row(
         "scatter_add",
@@ -694,6 +705,7 @@ ROWS = [
         _scatter_add_meaning,
         diff=(0,),
         linear=((0,),),
+        several_operands=True,
     ),
     # contraction
     Row(
@@ -703,6 +715,7 @@ ROWS = [
         diff=(0, 1),
         linear=((0,), (1,)),
         promotes=True,
+        several_operands=True,
     ),
     # calls
     Row(
@@ -712,6 +725,7 @@ ROWS = [
         diff=(0, 1),
         linear=((0,),),
         recast=_jit_recast,
+        several_operands=True,
     ),
 ]
 
@@ -1160,6 +1174,335 @@ def test_converting_to_integer_or_bool_has_no_derivative(x, new_dtype):
 
 
 # ---------------------------------------------------------------------------------------
+# 8. Batching: vmap against a loop over examples
+#
+# A batch is several examples of one case: the same shapes, dtypes and params, other
+# values. Levels of vmap are drawn outermost first; an operand mapped at some levels
+# takes one value per index at those levels and shares it along the others.
+
+
+class Examples:
+    """New operand values for one case: same shapes, dtypes and params, other values.
+
+    A floating or boolean operand takes its elements from the same operand of the case
+    and of another case the row's strategy draws, so they stay in the operand's domain.
+    Integer operands are index arrays, valid only for the dimension they index: their
+    elements are resampled from their own.
+    """
+
+    def __init__(self, data: st.DataObject, row: Row, case: Case, dtype: np.dtype):
+        other = data.draw(row.cases(dtype), label="another case")
+        self.rng = draw_rng(data)
+        self.case = case
+        self.pools = []
+        for i, a in enumerate(case.args):
+            sources = [a]
+            if a.dtype.kind not in "iu" and i < len(other.args):
+                sources.append(other.args[i])
+            self.pools.append(np.concatenate([s.ravel() for s in sources if s.dtype == a.dtype]))
+
+    def operand(self, i: int) -> np.ndarray:
+        base = self.case.args[i]
+        if base.size == 0:
+            return base.copy()
+        pool = self.pools[i]
+        return np.asarray(pool[self.rng.integers(0, pool.size, size=base.shape)])
+
+    def operands(self) -> tuple[np.ndarray, ...]:
+        return tuple(self.operand(i) for i in range(len(self.case.args)))
+
+
+@dataclasses.dataclass(frozen=True)
+class Level:
+    """One vmap: the batch size, each operand's mapped axis (None: not mapped), and
+    where the mapped axis goes in the output."""
+
+    size: int
+    in_axes: tuple[int | None, ...]
+    out_axis: int
+
+
+def draw_levels(
+    data: st.DataObject, case: Case, out_ndim: int, mapped: list[list[bool]]
+) -> list[Level]:
+    """Axes for vmap levels (outermost first); ``mapped[l][i]``: operand i is mapped at
+    level l. An axis may be negative and counts the dimensions of the array that level
+    sees, which has the batch axes of this level and the levels inside it."""
+    depth = len(mapped)
+    levels = []
+    for l, mask in enumerate(mapped):
+        in_axes = []
+        for i, a in enumerate(case.args):
+            ndim = a.ndim + sum(mapped[m][i] for m in range(l, depth))
+            in_axes.append(data.draw(st.integers(-ndim, ndim - 1)) if mask[i] else None)
+        out_ndim_here = out_ndim + depth - l
+        level = Level(
+            size=data.draw(st.integers(1, 3)),
+            in_axes=tuple(in_axes),
+            out_axis=data.draw(st.integers(-out_ndim_here, out_ndim_here - 1)),
+        )
+        note(f"vmap level {l}: {level}")
+        levels.append(level)
+    return levels
+
+
+def draw_mapped(data: st.DataObject, n_operands: int, depth: int) -> list[list[bool]]:
+    """Which operands each level maps: a random subset, never empty."""
+    mapped = []
+    for _ in range(depth):
+        mask = data.draw(st.lists(st.booleans(), min_size=n_operands, max_size=n_operands))
+        mask[data.draw(st.integers(0, n_operands - 1))] = True
+        mapped.append(mask)
+    return mapped
+
+
+class Batch:
+    """The batched operands for some levels of vmap, and the loop that is their meaning."""
+
+    def __init__(self, row: Row, case: Case, examples: Examples, levels: list[Level]):
+        self.row = row
+        self.case = case
+        self.examples = examples
+        self.levels = levels
+        self.values: list[dict[tuple[int, ...], np.ndarray]] = [{} for _ in case.args]
+
+    def example_operand(self, i: int, index: tuple[int, ...]) -> np.ndarray:
+        """Operand i of the example at ``index`` (one entry per level): the case's own
+        value for the first example, a fresh one for each other index it is mapped by."""
+        key = tuple(j for j, level in zip(index, self.levels) if level.in_axes[i] is not None)
+        if not any(key):
+            return self.case.args[i]
+        if key not in self.values[i]:
+            self.values[i][key] = self.examples.operand(i)
+        return self.values[i][key]
+
+    def operand(self, i: int, index: tuple[int, ...] = ()) -> np.ndarray:
+        """Operand i as the vmap levels from ``len(index)`` inwards take it."""
+        if len(index) == len(self.levels):
+            return self.example_operand(i, index)
+        level = self.levels[len(index)]
+        if level.in_axes[i] is None:
+            return self.operand(i, (*index, 0))
+        parts = [self.operand(i, (*index, j)) for j in range(level.size)]
+        return np.stack(parts, axis=level.in_axes[i])
+
+    def operands(self) -> tuple[np.ndarray, ...]:
+        return tuple(self.operand(i) for i in range(len(self.case.args)))
+
+    def expected(self, index: tuple[int, ...] = ()) -> np.ndarray:
+        """The loop: each example's result, stacked at each level's out_axis."""
+        if len(index) == len(self.levels):
+            args = [self.example_operand(i, index) for i in range(len(self.case.args))]
+            return np.asarray(bind(self.row, self.case, *args))
+        level = self.levels[len(index)]
+        parts = [self.expected((*index, j)) for j in range(level.size)]
+        return np.stack(parts, axis=level.out_axis)
+
+    def vmapped(self) -> Callable:
+        f = lambda *ops: bind(self.row, self.case, *ops)
+        for level in reversed(self.levels):
+            f = fungrad.vmap(f, in_axes=level.in_axes, out_axes=level.out_axis)
+        return f
+
+
+def draw_batch(data: st.DataObject, row: Row, depth: int, mapped=None) -> Batch:
+    dtype = data.draw(st.sampled_from([F64, F32]), label="dtype")
+    case = draw_case(data, row, dtype)
+    assert len(case.args) == 1 or row.several_operands, (
+        f"'{row.name}' drew several operands: set several_operands=True in its row"
+    )
+    if mapped is None:
+        mapped = draw_mapped(data, len(case.args), depth)
+    out_ndim = np.ndim(bind(row, case, *case.args))
+    levels = draw_levels(data, case, out_ndim, mapped)
+    return Batch(row, case, Examples(data, row, case, dtype), levels)
+
+
+def assert_same_result(out: Any, expected: Any, what: str) -> None:
+    """Same shape and dtype, and the same values up to rounding (a batched reduction or
+    contraction may sum in another order than the loop)."""
+    out, expected = np.asarray(out), np.asarray(expected)
+    assert (out.shape, out.dtype) == (expected.shape, expected.dtype), (
+        f"{what}: got {out.dtype}{list(out.shape)}, expected {expected.dtype}"
+        f"{list(expected.shape)}"
+    )
+    if expected.dtype.kind != "f":
+        np.testing.assert_array_equal(out, expected, err_msg=what)
+        return
+    rtol = 1e-13 if expected.dtype == F64 else 1e-6
+    scale = np.max(np.abs(expected), initial=1.0, where=np.isfinite(expected))
+    np.testing.assert_allclose(
+        out, expected, rtol=rtol, atol=rtol * scale, equal_nan=True, err_msg=what
+    )
+
+
+@rows(ROWS)
+@given(data=st.data())
+def test_vmap_equals_stacking_a_loop_over_examples(row, data):
+    """Any batch size (1 included), any operands mapped at any axis (negative included),
+    the others unmapped, any out_axes."""
+    batch = draw_batch(data, row, depth=1)
+    out = batch.vmapped()(*batch.operands())
+    assert_same_result(out, batch.expected(), "vmap against the loop")
+
+
+@rows(ROWS)
+@given(data=st.data())
+def test_vmap_of_vmap_equals_a_double_loop(row, data):
+    """Two batch axes; each level maps its own operands at its own axes."""
+    batch = draw_batch(data, row, depth=2)
+    out = batch.vmapped()(*batch.operands())
+    assert_same_result(out, batch.expected(), "vmap of vmap against the double loop")
+
+
+@rows(ROWS)
+@given(data=st.data())
+def test_batching_rule_applied_directly_gives_the_output_and_its_batch_dim(row, data):
+    """``batch(values, dims, **params) -> (out, out_dim)``, with the dims vmap passes
+    (non-negative), on concrete arrays."""
+    batch = draw_batch(data, row, depth=1)
+    (level,) = batch.levels
+    values = list(batch.operands())
+    dims = [
+        None if axis is None else axis % np.ndim(value)
+        for axis, value in zip(level.in_axes, values)
+    ]
+    out, out_dim = row.primitive.batch(values, dims, **batch.case.params)
+    if row.primitive.multiple_results:
+        (out,), (out_dim,) = out, out_dim
+    assert isinstance(out, np.ndarray | np.generic), f"the rule returned {type(out).__name__}"
+    assert type(out_dim) is int and 0 <= out_dim < np.ndim(out), (
+        f"out_dim {out_dim!r} for an output of shape {np.shape(out)}"
+    )
+    assert np.shape(out)[out_dim] == level.size
+    expected = np.moveaxis(batch.expected(), level.out_axis, 0)
+    assert_same_result(np.moveaxis(out, out_dim, 0), expected, "the batching rule's output")
+
+
+# Rows whose batching rule must broadcast an unbatched operand, and which operands:
+# - concatenate: the result holds the unbatched operand's values once per example, so
+#   they have to be copied along the batch axis (JAX broadcasts here too);
+# - scatter_add: with batched index arrays each example adds the same updates at its
+#   own places, and the batched scatter needs updates of the full indexed shape, the
+#   shape its transpose (a gather) produces; index arrays are never broadcast.
+# select is not exempt: unlike lax.select it broadcasts its operands as NumPy does,
+# so an unbatched predicate or branch can stay as it is.
+BROADCASTS_UNBATCHED: dict[str, Callable[[int], bool]] = {
+    "concatenate": lambda i: True,
+    "scatter_add": lambda i: i == 0,
+}
+
+
+def _broadcasts_of_unbatched(jaxpr: core.Jaxpr, batched: set, unbatched: set) -> list[core.Eqn]:
+    """The broadcast_in_dim equations whose operand is computed from ``unbatched``
+    variables (and constants) but not from ``batched`` ones; call bodies are searched
+    too. Variables in neither set (exempt operands) are treated like constants."""
+    batched, unbatched = set(batched), set(unbatched)
+    found = []
+    for eqn in jaxpr.eqns:
+        inputs = [v for v in eqn.inputs if type(v) is core.Var]
+        if any(v in batched for v in inputs):
+            batched.update(eqn.outputs)
+            continue
+        if not any(v in unbatched for v in inputs):
+            continue
+        unbatched.update(eqn.outputs)
+        if eqn.primitive.name == "broadcast_in_dim":
+            found.append(eqn)
+    for eqn in jaxpr.eqns:
+        body = eqn.params.get("call_jaxpr")
+        if isinstance(body, core.ClosedJaxpr):
+            pairs = list(zip(eqn.inputs, body.jaxpr.invars))
+            found += _broadcasts_of_unbatched(
+                body.jaxpr,
+                {b for a, b in pairs if a in batched},
+                {b for a, b in pairs if a in unbatched},
+            )
+    return found
+
+
+def draw_case_with_several_operands(data: st.DataObject, row: Row) -> Case:
+    """A case with two or more operands. gather and scatter_add often draw an index
+    without index arrays (one operand): drawing again rather than filtering keeps
+    hypothesis from rejecting most inputs."""
+    for _ in range(20):
+        case = draw_case(data, row)
+        if len(case.args) >= 2:
+            return case
+    reject()  # practically never: 20 draws in a row without index arrays
+
+
+@rows([row for row in ROWS if row.several_operands])
+@given(data=st.data())
+def test_vmap_leaves_unbatched_operands_unbatched(row, data):
+    """With one operand batched, the batched program broadcasts none of the others (or
+    anything computed from them alone), except where the row needs it (see
+    BROADCASTS_UNBATCHED)."""
+    case = draw_case_with_several_operands(data, row)
+    chosen = data.draw(st.integers(0, len(case.args) - 1), label="the batched operand")
+    mapped = [[i == chosen for i in range(len(case.args))]]
+    out_ndim = np.ndim(bind(row, case, *case.args))
+    batch = Batch(
+        row, case, Examples(data, row, case, F64), draw_levels(data, case, out_ndim, mapped)
+    )
+    closed = fungrad.make_jaxpr(batch.vmapped())(*batch.operands())
+    exempt = BROADCASTS_UNBATCHED.get(row.name, lambda i: False)
+    invars = closed.jaxpr.invars
+    unbatched = {v for i, v in enumerate(invars) if i != chosen and not exempt(i)}
+    found = _broadcasts_of_unbatched(closed.jaxpr, {invars[chosen]}, unbatched)
+    assert not found, (
+        f"'{row.name}' batched in operand {chosen} only broadcasts an unbatched value:\n{closed}"
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# 9. jit against eager
+
+
+@rows(ROWS)
+@given(data=st.data())
+def test_jit_computes_eager_and_again_on_new_values(row, data):
+    """One trace serves new values of the same shapes; reused buffers never corrupt a
+    result already returned, nor the arguments."""
+    dtype = data.draw(st.sampled_from([F64, F32]), label="dtype")
+    case = draw_case(data, row, dtype)
+    new_args = Examples(data, row, case, dtype).operands()
+    jitted = fungrad.jit(lambda *ops: bind(row, case, *ops))
+    first = jitted(*case.args)
+    assert_same_result(first, bind(row, case, *case.args), "jit against eager")
+    first_kept = np.array(first, copy=True)
+    new_kept = [a.copy() for a in new_args]
+    second = jitted(*new_args)
+    assert_same_result(second, bind(row, case, *new_args), "jit against eager, second call")
+    assert jitted.trace_count == 1
+    np.testing.assert_array_equal(first, first_kept, err_msg="the first result changed")
+    for a, kept in zip(new_args, new_kept):
+        np.testing.assert_array_equal(a, kept, err_msg="an argument changed")
+
+
+@rows(DIFFERENTIABLE)
+@given(data=st.data())
+def test_jvp_and_grad_of_jit_and_jit_of_grad_equal_eager(row, data):
+    case = draw_case(data, row)
+    rng = draw_rng(data)
+    f, xs = restrict(row, case, present(row.diff, case))
+    jitted = fungrad.jit(f)
+    ts = tuple(random_like(rng, x) for x in xs)
+    out, t_out = fungrad.jvp(f, xs, ts)
+    jit_out, jit_t_out = fungrad.jvp(jitted, xs, ts)
+    assert_same_result(jit_out, out, "jvp of jit: the primal output")
+    assert_same_result(jit_t_out, t_out, "jvp of jit: the tangent")
+    c = random_like(rng, out)
+    argnums = tuple(range(len(xs)))
+    grads = fungrad.grad(scalarised(f, c), argnums=argnums)(*xs)
+    grads_of_jit = fungrad.grad(scalarised(jitted, c), argnums=argnums)(*xs)
+    jit_of_grads = fungrad.jit(fungrad.grad(scalarised(f, c), argnums=argnums))(*xs)
+    for i, g in enumerate(grads):
+        assert_same_result(grads_of_jit[i], g, f"grad of jit, operand {i}")
+        assert_same_result(jit_of_grads[i], g, f"jit of grad, operand {i}")
+
+
+# ---------------------------------------------------------------------------------------
 # Completeness: a primitive without a row, or without a rule it needs, is a red test
 
 
@@ -1173,9 +1516,9 @@ def test_every_registered_primitive_has_a_row():
 
 
 @pytest.mark.parametrize("name", sorted(core.primitives))
-def test_every_registered_primitive_has_impl_shape_and_jvp_rules(name):
+def test_every_registered_primitive_has_impl_shape_jvp_and_batching_rules(name):
     prim = core.primitives[name]
-    for rule in ("impl", "abstract_eval", "jvp"):
+    for rule in ("impl", "abstract_eval", "jvp", "batch"):
         assert callable(getattr(prim, rule)), f"primitive '{name}' has no {rule} rule"
 
 

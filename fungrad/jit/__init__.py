@@ -361,7 +361,7 @@ def _signature(x: Any) -> Any:
     if t in (float, int, bool, complex):
         return t
     if isinstance(x, np.generic):
-        return ((), x.dtype)
+        return ((), x.dtype, False)
     return (t, get_aval(_as_array(x, lambda: f"jit: a {t.__name__} argument")))
 
 
