@@ -31,12 +31,14 @@ def _free_dims(ndim: int, contract: tuple[int, ...], batch: tuple[int, ...]) -> 
     return [d for d in range(ndim) if d not in contract and d not in batch]
 
 
-# 2-D contractions that np.dot does directly, keyed by (lhs_contract, rhs_contract).
+# 2-D contractions done directly by one matrix product, keyed by (lhs_contract, rhs_contract).
+# (np.matmul rather than np.dot: with a transposed operand it is several percent
+# faster in current NumPy, and it writes into any writeable out= array.)
 _MATRIX_FAST_PATHS = {
-    ((1,), (0,)): lambda x, y: np.dot(x, y),
-    ((0,), (0,)): lambda x, y: np.dot(x.T, y),
-    ((1,), (1,)): lambda x, y: np.dot(x, y.T),
-    ((0,), (1,)): lambda x, y: np.dot(x.T, y.T),
+    ((1,), (0,)): lambda x, y: np.matmul(x, y),
+    ((0,), (0,)): lambda x, y: np.matmul(x.T, y),
+    ((1,), (1,)): lambda x, y: np.matmul(x, y.T),
+    ((0,), (1,)): lambda x, y: np.matmul(x.T, y.T),
 }
 
 
@@ -211,7 +213,7 @@ def _product_with_basis(x, y, dx, dy, dimension_numbers):
     return slice_along(matrix, axis, basis.offset, basis.offset + basis.count), axis
 
 
-# Source for the matrix products np.dot does directly (see _MATRIX_FAST_PATHS).
+# Source for the matrix products of _MATRIX_FAST_PATHS.
 _MATRIX_SOURCE = {
     ((1,), (0,)): "{dot}({x}, {y})",
     ((0,), (0,)): "{dot}({x}.T, {y})",
@@ -225,13 +227,10 @@ def _dot_general_emit(ns, args, params, out, avals):
     template = _MATRIX_SOURCE.get((xc, yc)) if not xb else None
     if template is not None and all(a.ndim == 2 for a in avals):
         x, y = args
-        call = template.format(dot=ns.name(np.dot, "dot"), x=x, y=y)
+        call = template.format(dot=ns.name(np.matmul, "matmul"), x=x, y=y)
         if out is not None and out not in args:
-            # np.dot writes into a dead intermediate only if it is C-contiguous; the
-            # first operand's dtype decides whether out's dtype fits exactly.
-            into = call[:-1] + f", out={out})"
-            ok = f"{out}.flags.c_contiguous and {x}.dtype == {y}.dtype == {out}.dtype"
-            return Emitted(f"{into} if {ok} else {call}", True, True)
+            # A dead intermediate of exactly the result's shape and dtype.
+            return Emitted(call[:-1] + f", out={out})", True, True)
         return Emitted(call, True, False)
     fn = ns.name(functools.partial(_dot_general_impl, **params), "dot_general")
     return Emitted(f"{fn}({', '.join(args)})", True, False)
