@@ -30,8 +30,8 @@ def sigmoid(x: Array) -> Array:
 
 
 def softplus(x: Array) -> Array:
-    """``log(1 + exp(x))``, computed as ``max(x, 0) + log1p(exp(-|x|))``."""
-    return fnp.maximum(x, 0.0) + fnp.log1p(fnp.exp(-fnp.abs(x)))
+    """``log(1 + exp(x)) = logaddexp(x, 0)``: finite for any ``x``; derivative sigmoid(x)."""
+    return fnp.logaddexp(x, 0.0)
 
 
 def log_sigmoid(x: Array) -> Array:

@@ -571,6 +571,7 @@ ROWS = [
     piecewise_constant_row("ceil", np.ceil, between_kinks()),
     piecewise_constant_row("round", np.round, between_kinks()),
     # max/min, never at a tie
+    binary_row("logaddexp", np.logaddexp, real(-3, 3), real(-3, 3)),
     binary_row("max", np.maximum, off_grid(0.0), off_grid(0.25)),
     binary_row("min", np.minimum, off_grid(0.25), off_grid(0.0)),
     # comparisons and logic

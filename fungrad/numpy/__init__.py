@@ -230,6 +230,11 @@ def exp2(x: ArrayLike) -> Any:
     return ew.exp(ew.mul(_operand(x), float(np.log(2.0))))
 
 
+def logaddexp(x: ArrayLike, y: ArrayLike) -> Any:
+    """``log(exp(x) + exp(y))``, computed without overflow, as ``numpy.logaddexp``."""
+    return ew.logaddexp(_operand(x), _operand(y))
+
+
 def maximum(x: ArrayLike, y: ArrayLike) -> Any:
     return ew.max(_operand(x), _operand(y))
 

@@ -460,6 +460,22 @@ def round(x: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------
+# logaddexp: log(exp(x) + exp(y)) without overflow; softplus is logaddexp(x, 0).
+
+logaddexp_p = nary_elementwise("logaddexp", np.logaddexp)
+
+
+def logaddexp(x: Any, y: Any) -> Any:
+    return logaddexp_p.bind(x, y)
+
+
+defjvp(
+    logaddexp_p,
+    lambda t, ans, x, y: mul(t, exp(sub(x, ans))),
+    lambda t, ans, x, y: mul(t, exp(sub(y, ans))),
+)
+
+# ---------------------------------------------------------------------------------------
 # max / min: at ties the derivative is split evenly between the operands, as in JAX.
 
 max_p = nary_elementwise("max", np.maximum)
