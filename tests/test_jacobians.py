@@ -504,3 +504,29 @@ def test_jacfwd_of_a_matrix_product_slices_instead_of_multiplying_by_the_basis(c
     assert jaxpr.count("dot_general") == 1 and "f64[5,5]" not in jaxpr
     np.testing.assert_array_equal(jac(np.ones(5)), A)
     np.testing.assert_array_equal(jacfwd(lambda x: x @ A.T, chunk_size=chunk_size)(np.ones(5)), A)
+
+
+@pytest.mark.parametrize("jac", [jacfwd, jacrev])
+def test_scaled_basis_times_a_matrix_is_a_scaled_slice(jac, monkeypatch):
+    from fungrad.primitives import linalg
+
+    A = np.arange(20.0).reshape(4, 5) / 10
+    f = lambda x: fnp.tanh(A @ x) * 2.0 + fnp.sin(x[:4]) * x[:4]  # noqa: E731
+    x = np.linspace(-1, 1, 5)
+    # The basis times the (concrete) derivative of tanh stays diagonal, so no product
+    # with the identity is ever computed: the only products are A @ x (and, for
+    # jacrev, nothing else). The values are the analytic Jacobian.
+    products = []
+    impl = linalg.dot_general_p.impl
+
+    def recording(a, b, **params):
+        products.append((np.shape(a), np.shape(b)))
+        return impl(a, b, **params)
+
+    monkeypatch.setattr(linalg.dot_general_p, "impl", recording)
+    result = jac(f)(x)
+    assert products == [((4, 5), (5,))]
+    t = np.tanh(A @ x)
+    expected = 2.0 * (1 - t**2)[:, None] * A
+    expected[:, :4] += np.diag(np.cos(x[:4]) * x[:4] + np.sin(x[:4]))
+    np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12)

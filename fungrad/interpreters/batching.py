@@ -33,17 +33,37 @@ class IdentityRows:
     ``space``: a batch (along dimension 0) of standard basis vectors, as ``jacfwd`` and
     ``jacrev`` push through a program. It stays symbolic until a batching rule needs
     its values, so a rule that knows better (``dot_general``: a product with basis
-    vectors picks rows or columns) never builds the dense matrix.
+    vectors picks rows or columns) never builds the dense matrix. ``scale`` (an array
+    of shape ``space``, or None for ones) makes them rows of a diagonal matrix, as
+    multiplying the basis elementwise by a constant does (``mul``'s rule).
     """
 
-    __slots__ = ("offset", "count", "space", "dtype", "_dense")
+    __slots__ = ("offset", "count", "space", "dtype", "scale", "_dense")
 
-    def __init__(self, offset: int, count: int, space: tuple[int, ...], dtype: np.dtype):
+    def __init__(
+        self,
+        offset: int,
+        count: int,
+        space: tuple[int, ...],
+        dtype: np.dtype,
+        scale: np.ndarray | None = None,
+    ):
         self.offset = offset
         self.count = count
         self.space = space
         self.dtype = dtype
+        self.scale = scale
         self._dense: np.ndarray | None = None
+
+    def row_scale(self) -> np.ndarray | None:
+        """The scale of each row (None for ones), a vector of length ``count``."""
+        if self.scale is None:
+            return None
+        return self.scale.reshape(-1)[self.offset : self.offset + self.count]
+
+    def scaled(self, vector: np.ndarray) -> IdentityRows:
+        scale = vector if self.scale is None else self.scale * vector
+        return IdentityRows(self.offset, self.count, self.space, self.dtype, scale)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -53,7 +73,9 @@ class IdentityRows:
         if self._dense is None:
             size = int(np.prod(self.space, dtype=np.int64))
             rows = np.zeros((self.count, size), self.dtype)
-            rows[np.arange(self.count), np.arange(self.offset, self.offset + self.count)] = 1
+            row_scale = self.row_scale()
+            diagonal = (np.arange(self.count), np.arange(self.offset, self.offset + self.count))
+            rows[diagonal] = 1 if row_scale is None else row_scale
             self._dense = rows.reshape(self.shape)
         return self._dense
 

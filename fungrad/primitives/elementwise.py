@@ -19,7 +19,7 @@ import numpy as np
 from fungrad import dtypes
 from fungrad.core import Primitive, ShapedArray, Zero, get_aval, new_primitive, shape_of
 from fungrad.errors import ShapeError
-from fungrad.interpreters.batching import to_front
+from fungrad.interpreters.batching import IdentityRows, dense, identity_aware, to_front
 from fungrad.interpreters.jvp import defjvp, deflinear_jvp, zero_jvp
 from fungrad.interpreters.lowering import Emitted, impl_emitter, ufunc_emitter
 from fungrad.interpreters.transpose import is_undefined, require_constant
@@ -72,6 +72,11 @@ def batch_unary(prim: Primitive) -> None:
 
 
 def batch_broadcasting(prim: Primitive) -> None:
+    """Give ``prim`` the batching rule of a NumPy-broadcasting primitive."""
+    prim.batch = broadcasting_rule(prim)
+
+
+def broadcasting_rule(prim: Primitive) -> Callable[..., Any]:
     """Batching rule of a NumPy-broadcasting primitive.
 
     Broadcasting aligns trailing dimensions, so batched operands get their batch
@@ -102,7 +107,7 @@ def batch_broadcasting(prim: Primitive) -> None:
             moved.append(v)
         return prim.bind(*moved, **params), 0
 
-    prim.batch = rule
+    return rule
 
 
 def unary_elementwise(name: str, fn: Callable) -> Primitive:
@@ -197,6 +202,29 @@ def cast_like(x: Any, dtype: np.dtype) -> Any:
 defjvp(add_p, lambda t, ans, x, y: t, lambda t, ans, x, y: t)
 defjvp(sub_p, lambda t, ans, x, y: t, lambda t, ans, x, y: neg(t))
 defjvp(mul_p, lambda t, ans, x, y: mul(t, y), lambda t, ans, x, y: mul(x, t))
+
+
+def _mul_batch(values, dims):
+    # A batch of basis vectors (jacfwd/jacrev) times a constant vector stays symbolic:
+    # rows of a diagonal matrix. Anything else is an ordinary broadcasting product.
+    for i in (0, 1):
+        basis, other = values[i], values[1 - i]
+        if type(basis) is not IdentityRows or dims[i] != 0 or dims[1 - i] is not None:
+            continue
+        if type(other) in (float, int):  # a Python scalar takes the basis' dtype
+            return basis.scaled(np.full(basis.space, other, basis.dtype)), 0
+        if (
+            type(other) is np.ndarray
+            and other.shape in (basis.space, ())
+            and other.dtype == basis.dtype
+        ):
+            return basis.scaled(np.broadcast_to(other, basis.space)), 0
+    return _mul_broadcasting([dense(v) for v in values], dims)
+
+
+_mul_broadcasting = broadcasting_rule(mul_p)
+mul_p.batch = _mul_batch
+identity_aware(mul_p)
 defjvp(div_p, lambda t, ans, x, y: div(t, y), lambda t, ans, x, y: neg(mul(t, div(ans, y))))
 deflinear_jvp(neg_p)
 

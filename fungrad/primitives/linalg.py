@@ -206,11 +206,19 @@ def _product_with_basis(x, y, dx, dy, dimension_numbers):
         return None
     if basis.dtype != np.result_type(matrix):
         return None  # the product would promote: let the dense path do it
-    if basis.offset == 0 and basis.count == shape_of(matrix)[axis]:
-        return matrix, axis
-    from fungrad.primitives.indexing import slice_along
+    picked = matrix
+    if basis.offset != 0 or basis.count != shape_of(matrix)[axis]:
+        from fungrad.primitives.indexing import slice_along
 
-    return slice_along(matrix, axis, basis.offset, basis.offset + basis.count), axis
+        picked = slice_along(matrix, axis, basis.offset, basis.offset + basis.count)
+    row_scale = basis.row_scale()
+    if row_scale is not None:  # rows of a diagonal matrix: scale what was picked
+        from fungrad.primitives.elementwise import mul
+
+        along = [1] * len(shape_of(picked))
+        along[axis] = basis.count
+        picked = mul(picked, row_scale.reshape(along))
+    return picked, axis
 
 
 # Source for the matrix products of _MATRIX_FAST_PATHS.
