@@ -269,8 +269,10 @@ class JittedFunction:
         # Fast path: positional arrays and builtin containers, no transformation active.
         if self._plain and not kwargs and type(_state.current) is EvalInterpreter:
             leaves: list[Any] = []
+            parts: list[Any] = []
             try:
-                key = _plain_signature(args, leaves)
+                _plain_signature(args, leaves, parts)
+                key = tuple(parts)
             except (_NotPlain, TypeError):  # TypeError: dict keys that do not sort
                 pass
             else:
@@ -330,25 +332,34 @@ class _NotPlain(Exception):
     """An argument tree holds something other than arrays, scalars and builtin containers."""
 
 
-def _plain_signature(x: Any, leaves: list[Any]) -> Any:
-    """Collect the leaves of ``x`` (in tree_flatten's order) and return a hashable key of
-    its structure, shapes and dtypes. Handles only ndarrays, Python scalars, tuples,
+def _plain_signature(x: Any, leaves: list[Any], key: list[Any]) -> None:
+    """Collect the leaves of ``x`` (in tree_flatten's order), and describe its structure,
+    shapes and dtypes in ``key`` (flat, in pre-order, with each container's type and
+    length, so it is unambiguous). Handles only ndarrays, Python scalars, tuples,
     lists, dicts and None; raises _NotPlain for anything else."""
     t = type(x)
     if t is np.ndarray:
         leaves.append(x)
-        return x.shape, x.dtype
-    if t is tuple or t is list:
-        return t, tuple([_plain_signature(c, leaves) for c in x])
-    if t is dict:
+        key.append(x.shape)
+        key.append(x.dtype)
+    elif t is tuple or t is list:
+        key.append(t)
+        key.append(len(x))
+        for child in x:
+            _plain_signature(child, leaves, key)
+    elif t is dict:
         keys = sorted(x)
-        return t, tuple(keys), tuple([_plain_signature(x[k], leaves) for k in keys])
-    if t is float or t is int or t is bool:
+        key.append(dict)
+        key.append(tuple(keys))
+        for k in keys:
+            _plain_signature(x[k], leaves, key)
+    elif t is float or t is int or t is bool:
         leaves.append(x)
-        return t
-    if x is None:
-        return None
-    raise _NotPlain
+        key.append(t)
+    elif x is None:
+        key.append(None)
+    else:
+        raise _NotPlain
 
 
 def _signature(x: Any) -> Any:
