@@ -15,6 +15,13 @@ from fungrad.interpreters.lowering import Emitted, impl_emitter
 from fungrad.interpreters.transpose import is_undefined
 from fungrad.primitives.reductions import reduce_sum
 
+
+def _stays_weak(x: ShapedArray, shape: tuple[int, ...]) -> bool:
+    """Shape ops give NumPy arrays, which are not weak, except that a Python scalar
+    reshaped to a scalar stays a Python scalar (see EvalInterpreter)."""
+    return x.weak_type and shape == ()
+
+
 # ---------------------------------------------------------------------------------------
 # broadcast_in_dim: operand dimension i becomes output dimension broadcast_dimensions[i].
 
@@ -39,7 +46,7 @@ def _broadcast_in_dim_abstract_eval(x, shape, broadcast_dimensions):
             f"broadcast_in_dim: cannot broadcast an operand of shape {x.shape} to {shape} "
             f"with broadcast_dimensions={broadcast_dimensions}"
         )
-    return ShapedArray(shape, x.dtype)  # an ndarray at run time, so never weak
+    return ShapedArray(shape, x.dtype, _stays_weak(x, shape))
 
 
 def _broadcast_in_dim_transpose(ct, x, shape, broadcast_dimensions):
@@ -95,7 +102,7 @@ reshape_p.impl = lambda x, new_sizes: np.reshape(x, new_sizes)
 def _reshape_abstract_eval(x, new_sizes):
     if int(np.prod(new_sizes, dtype=np.int64)) != x.size:
         raise ShapeError(f"reshape: cannot reshape an array of shape {x.shape} into {new_sizes}")
-    return ShapedArray(new_sizes, x.dtype)
+    return ShapedArray(new_sizes, x.dtype, _stays_weak(x, new_sizes))
 
 
 reshape_p.abstract_eval = _reshape_abstract_eval
@@ -129,7 +136,11 @@ def _transpose_abstract_eval(x, permutation):
         raise ShapeError(
             f"transpose: {permutation} is not a permutation of the axes of shape {x.shape}"
         )
-    return ShapedArray(tuple(x.shape[p] for p in permutation), x.dtype)
+    return (
+        ShapedArray(x.shape, x.dtype, _stays_weak(x, x.shape))
+        if not permutation
+        else (ShapedArray(tuple(x.shape[p] for p in permutation), x.dtype))
+    )
 
 
 transpose_p.abstract_eval = _transpose_abstract_eval
