@@ -1,16 +1,16 @@
 """The transformations users call: grad, value_and_grad, jvp, vjp, linearize,
-linear_transpose, jacfwd, jacrev, hessian, make_jaxpr.
+linear_transpose, make_jaxpr (jacobians, vmap and jit have modules of their own).
 
-This module handles argument conventions (argnums, has_aux, pytrees), converts
-inputs, and turns misuse into clear errors. The work itself is done by the
-interpreters on flat lists of arrays: jvp by :func:`jvp_flat`, reverse mode by
-:func:`linearize_flat` (jvp + partial evaluation) then :func:`backward_pass`.
+Argument conventions (argnums, has_aux, pytrees, naming arguments in errors) come
+from fungrad.arguments; this module adds each transformation's checks and errors.
+The work itself is done by the interpreters on flat lists of arrays: jvp by
+:func:`jvp_flat`, reverse mode by :func:`linearize_flat` (jvp + partial evaluation)
+then :func:`backward_pass`.
 """
 
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,25 +18,30 @@ import numpy as np
 
 import fungrad.primitives  # noqa: F401  (registers the primitives and tangent operations)
 from fungrad import dtypes
+from fungrad.arguments import (
+    ArgNames,
+    FlatFun,
+    as_array,
+    as_output,
+    check_argnums,
+    check_differentiable,
+    flatten_args,
+    normalize_argnums,
+    partial_argnums,
+)
 from fungrad.core import (
     ClosedJaxpr,
     ShapedArray,
-    Tracer,
     Zero,
-    current_interpreter,
     get_aval,
-    is_array_like,
     zeros_for,
 )
 from fungrad.errors import FungradTypeError, FungradValueError
-from fungrad.interpreters.jvp import JVPInterpreter, jvp_flat
+from fungrad.interpreters.jvp import jvp_flat
 from fungrad.interpreters.partial_eval import linearize_flat, trace_to_jaxpr
 from fungrad.interpreters.transpose import backward_pass
 from fungrad.tree_util import (
-    PyTreeDef,
-    keystr,
     tree_flatten,
-    tree_flatten_with_path,
     tree_map,
     tree_unflatten,
 )
@@ -50,191 +55,6 @@ __all__ = [
     "linear_transpose",
     "make_jaxpr",
 ]
-
-# ---------------------------------------------------------------------------------------
-# Inputs: conversion, dtype checks, naming arguments in errors
-
-
-def _as_array(x: Any, what: Callable[[], str]) -> Any:
-    """A leaf as fungrad computes with it. Tracers, arrays and Python scalars stay as
-    they are (Python scalars are weakly typed, as in NumPy); NumPy scalars become 0-d
-    arrays."""
-    if isinstance(x, (Tracer, np.ndarray, bool, int, float, complex)):
-        return x
-    if isinstance(x, np.generic):
-        return np.asarray(x)
-    raise FungradTypeError(
-        f"{what()} is a {type(x).__name__}, not an array. Transformed functions take "
-        "arrays, Python scalars, or pytrees (tuples, lists, dicts) of them; pass other "
-        "values through a closure or functools.partial."
-    )
-
-
-def _arg_name(fun: Callable, argnum: int) -> str:
-    try:
-        params = list(inspect.signature(fun).parameters.values())
-    except (TypeError, ValueError):
-        return f"argument {argnum}"
-    if argnum < len(params) and params[argnum].kind in (
-        inspect.Parameter.POSITIONAL_ONLY,
-        inspect.Parameter.POSITIONAL_OR_KEYWORD,
-    ):
-        return f"argument {argnum} ('{params[argnum].name}')"
-    return f"argument {argnum}"
-
-
-class _ArgNames:
-    """Names each flat input leaf for error messages ("argument 0 ('params') at path
-    ['w']"); a name is only worked out when an error needs it."""
-
-    def __init__(self, fun: Callable, argnums: Sequence[int], paths: list[tuple]):
-        self.fun = fun
-        self.argnums = argnums
-        self.paths = paths
-
-    def __getitem__(self, i: int) -> str:
-        path = self.paths[i]
-        name = _arg_name(self.fun, self.argnums[path[0].idx])
-        return name + (f" at path {keystr(path[1:])}" if len(path) > 1 else "")
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __iter__(self):
-        return (self[i] for i in range(len(self.paths)))
-
-
-def _flatten_args(
-    transformation: str, fun: Callable, args: Sequence[Any], argnums: Sequence[int]
-) -> tuple[list[Any], PyTreeDef, _ArgNames]:
-    """Flatten ``args`` (the arguments of ``fun`` numbered ``argnums``) to arrays.
-
-    Returns the leaves, the treedef of the tuple of args, and the leaves' names for
-    error messages (argument name and pytree path).
-    """
-    with_paths, treedef = tree_flatten_with_path(tuple(args))
-    names = _ArgNames(fun, argnums, [path for path, _ in with_paths])
-    leaves = [
-        _as_array(leaf, lambda i=i: f"{transformation}: {names[i]}")
-        for i, (_, leaf) in enumerate(with_paths)
-    ]
-    return leaves, treedef, names
-
-
-def _check_differentiable(transformation: str, leaves: Sequence[Any], names: _ArgNames):
-    for i, leaf in enumerate(leaves):
-        dtype = get_aval(leaf).dtype
-        if not dtypes.is_differentiable(dtype):
-            raise FungradTypeError(
-                f"{transformation} requires floating-point inputs for the arguments it "
-                f"differentiates, but {names[i]} has dtype {dtype}. Convert it (for example "
-                "x.astype(float)), or leave it out of argnums if it is not meant to be "
-                "differentiated."
-            )
-
-
-def _normalize_argnums(transformation: str, argnums: int | Sequence[int]) -> tuple[int, ...]:
-    if isinstance(argnums, int):
-        return (argnums,)
-    if isinstance(argnums, (tuple, list)) and argnums and all(isinstance(a, int) for a in argnums):
-        return tuple(argnums)
-    raise FungradTypeError(
-        f"{transformation}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}"
-    )
-
-
-def _check_argnums(
-    transformation: str, argnums: tuple[int, ...], nargs: int, option: str = "argnums"
-) -> tuple[int, ...]:
-    resolved = []
-    for a in argnums:
-        if not -nargs <= a < nargs:
-            raise FungradValueError(
-                f"{transformation}: {option}={a} is out of range: the function was called with "
-                f"{nargs} positional argument{'s' if nargs != 1 else ''}. Pass that argument "
-                f"positionally, or change {option}."
-            )
-        resolved.append(a % nargs)
-    return tuple(resolved)
-
-
-def _as_output(x: Any) -> Any:
-    """A derivative as handed to the user: an ordinary, writeable ndarray.
-
-    NumPy scalars become 0-d arrays, and read-only broadcast views are copied.
-    """
-    if type(x) is np.ndarray:
-        return x if x.flags.writeable else np.array(x)
-    if isinstance(x, np.generic):
-        return np.asarray(x)
-    return x
-
-
-def _split_aux(transformation: str, out: Any) -> tuple[Any, Any]:
-    if not (isinstance(out, (tuple, list)) and len(out) == 2):
-        if isinstance(out, (tuple, list)):
-            kind = f"a {type(out).__name__} of length {len(out)}"
-        elif is_array_like(out):
-            kind = f"an array of shape {get_aval(out).shape}"
-        else:
-            kind = f"a {type(out).__name__}"
-        raise FungradTypeError(
-            f"{transformation} with has_aux=True requires the function to return a pair "
-            f"(output, aux), but it returned {kind}."
-        )
-    return out[0], out[1]
-
-
-def _primal_aux(aux: Any) -> Any:
-    """Strip the current jvp interpreter's tracers from auxiliary outputs."""
-    interp = current_interpreter()
-    if not isinstance(interp, JVPInterpreter):
-        return aux
-    return tree_map(lambda x: interp.unpack(x)[0] if isinstance(x, Tracer) else x, aux)
-
-
-class _FlatFun:
-    """``fun`` as a function of flat leaves returning flat output leaves.
-
-    After a call, ``out_tree`` is the output structure and ``aux`` the auxiliary
-    output (if ``has_aux``), with the innermost transformation's tracers removed.
-    """
-
-    def __init__(self, transformation: str, fun: Callable, in_tree: PyTreeDef, has_aux: bool):
-        self.transformation = transformation
-        self.fun = fun
-        self.in_tree = in_tree
-        self.has_aux = has_aux
-        self.out_tree: PyTreeDef | None = None
-        self.aux: Any = None
-
-    def __call__(self, *leaves: Any) -> list[Any]:
-        out = self.fun(*tree_unflatten(self.in_tree, leaves))
-        if self.has_aux:
-            out, aux = _split_aux(self.transformation, out)
-            self.aux = _primal_aux(aux)
-        with_paths, self.out_tree = tree_flatten_with_path(out)
-        return [
-            _as_array(leaf, lambda p=path: f"{self.transformation}: {_output_name(p)}")
-            for path, leaf in with_paths
-        ]
-
-
-def _output_name(path: tuple) -> str:
-    return f"the output at {keystr(path)}" if path else "the output"
-
-
-def _partial_argnums(fun: Callable, args: tuple, argnums: tuple[int, ...], kwargs: dict):
-    """``fun`` as a function of only the arguments numbered ``argnums``."""
-
-    def restricted(*diff_args):
-        full = list(args)
-        for i, a in zip(argnums, diff_args):
-            full[i] = a
-        return fun(*full, **kwargs)
-
-    return restricted
-
 
 # ---------------------------------------------------------------------------------------
 # Forward mode
@@ -259,7 +79,7 @@ def jvp(
                 f"function, got a {type(value).__name__}. Write jvp(f, (x,), (t,))."
             )
     argnums = tuple(range(len(primals)))
-    flat_primals, in_tree, names = _flatten_args("jvp", fun, primals, argnums)
+    flat_primals, in_tree, names = flatten_args("jvp", fun, primals, argnums)
     flat_tangents, tangent_tree = tree_flatten(tuple(tangents))
     if tangent_tree != in_tree:
         raise FungradTypeError(
@@ -269,21 +89,21 @@ def jvp(
     checked = [
         _check_tangent(p, t, names, i) for i, (p, t) in enumerate(zip(flat_primals, flat_tangents))
     ]
-    flat_fun = _FlatFun("jvp", fun, in_tree, has_aux)
+    flat_fun = FlatFun("jvp", fun, in_tree, has_aux)
     out_primals, out_tangents = jvp_flat(flat_fun, flat_primals, checked, "jvp")
     out_tree = flat_fun.out_tree
     primals_out = tree_unflatten(out_tree, out_primals)
     tangents_out = tree_unflatten(
-        out_tree, [_as_output(zeros_for(t.aval) if type(t) is Zero else t) for t in out_tangents]
+        out_tree, [as_output(zeros_for(t.aval) if type(t) is Zero else t) for t in out_tangents]
     )
     if has_aux:
         return primals_out, tangents_out, flat_fun.aux
     return primals_out, tangents_out
 
 
-def _check_tangent(primal: Any, tangent: Any, names: _ArgNames, i: int) -> Any:
+def _check_tangent(primal: Any, tangent: Any, names: ArgNames, i: int) -> Any:
     p_aval = get_aval(primal)
-    tangent = _as_array(tangent, lambda: f"jvp: the tangent for {names[i]}")
+    tangent = as_array(tangent, lambda: f"jvp: the tangent for {names[i]}")
     t_aval = get_aval(tangent)
     if not dtypes.is_differentiable(p_aval.dtype):
         if t_aval.dtype != dtypes.float0 or t_aval.shape != p_aval.shape:
@@ -320,8 +140,8 @@ def linearize(fun: Callable, *primals: Any) -> tuple[Any, Callable[..., Any]]:
     3.0
     """
     argnums = tuple(range(len(primals)))
-    flat_primals, in_tree, names = _flatten_args("linearize", fun, primals, argnums)
-    flat_fun = _FlatFun("linearize", fun, in_tree, False)
+    flat_primals, in_tree, names = flatten_args("linearize", fun, primals, argnums)
+    flat_fun = FlatFun("linearize", fun, in_tree, False)
     out_primals, jaxpr, zero_outs, tangent_avals = _linearize(flat_fun, flat_primals, "linearize")
     out_tree = flat_fun.out_tree
     out_avals = [get_aval(p) for p in out_primals]
@@ -342,7 +162,7 @@ def linearize(fun: Callable, *primals: Any) -> tuple[Any, Callable[..., Any]]:
 
         results = iter(eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, *args))
         outs = [zeros_for(a) if z else next(results) for a, z in zip(out_avals, zero_outs)]
-        return tree_unflatten(out_tree, [_as_output(o) for o in outs])
+        return tree_unflatten(out_tree, [as_output(o) for o in outs])
 
     return tree_unflatten(out_tree, out_primals), f_jvp
 
@@ -385,12 +205,10 @@ def _vjp(
     named_fun: Callable | None = None,
 ):
     """vjp of ``fun`` at ``primals``, which are arguments ``argnums`` of ``named_fun``."""
-    flat_primals, in_tree, names = _flatten_args(
-        transformation, named_fun or fun, primals, argnums
-    )
+    flat_primals, in_tree, names = flatten_args(transformation, named_fun or fun, primals, argnums)
     if transformation != "vjp":
-        _check_differentiable(transformation, flat_primals, names)
-    flat_fun = _FlatFun(transformation, fun, in_tree, has_aux)
+        check_differentiable(transformation, flat_primals, names)
+    flat_fun = FlatFun(transformation, fun, in_tree, has_aux)
     out_primals, jaxpr, zero_outs, tangent_avals = _linearize(
         flat_fun, flat_primals, transformation
     )
@@ -414,7 +232,7 @@ def _vjp(
         flat = []
         for p, aval in zip(flat_primals, tangent_avals):
             ct = next(in_cts) if aval is not None else Zero(get_aval(p))
-            flat.append(_as_output(zeros_for(ct.aval) if type(ct) is Zero else ct))
+            flat.append(as_output(zeros_for(ct.aval) if type(ct) is Zero else ct))
         return tree_unflatten(in_tree, flat)
 
     if has_aux:
@@ -423,7 +241,7 @@ def _vjp(
 
 
 def _check_cotangent(transformation, ct, aval, out_tree, i):
-    ct = _as_array(ct, lambda: f"{transformation}: cotangent leaf {i}")
+    ct = as_array(ct, lambda: f"{transformation}: cotangent leaf {i}")
     ct_aval = get_aval(ct)
     if ct_aval.shape != aval.shape:
         raise FungradValueError(
@@ -449,12 +267,12 @@ def value_and_grad(
     >>> float(value), g.tolist()
     (5.0, [2.0, 4.0])
     """
-    argnums_t = _normalize_argnums("grad", argnums)
+    argnums_t = normalize_argnums("grad", argnums)
 
     @functools.wraps(fun)
     def value_and_grad_f(*args: Any, **kwargs: Any) -> Any:
-        resolved = _check_argnums("grad", argnums_t, len(args))
-        restricted = _partial_argnums(fun, args, resolved, kwargs)
+        resolved = check_argnums("grad", argnums_t, len(args))
+        restricted = partial_argnums(fun, args, resolved, kwargs)
         diff_args = [args[i] for i in resolved]
         out, vjp_fun, *aux = _vjp("grad", restricted, diff_args, resolved, has_aux, fun)
         _check_scalar_output(out, has_aux)
@@ -529,10 +347,10 @@ def linear_transpose(fun: Callable, *primals: Any) -> Callable[..., tuple[Any, .
     [2.0, 6.0]
     """
     argnums = tuple(range(len(primals)))
-    flat_primals, in_tree, names = _flatten_args("linear_transpose", fun, primals, argnums)
-    _check_differentiable("linear_transpose", flat_primals, names)
+    flat_primals, in_tree, names = flatten_args("linear_transpose", fun, primals, argnums)
+    check_differentiable("linear_transpose", flat_primals, names)
     in_avals = [get_aval(p).strip_weak_type() for p in flat_primals]
-    flat_fun = _FlatFun("linear_transpose", fun, in_tree, False)
+    flat_fun = FlatFun("linear_transpose", fun, in_tree, False)
     jaxpr, outs = trace_to_jaxpr(flat_fun, in_avals, list(names), "linear_transpose")
     out_tree = flat_fun.out_tree
     out_avals = [get_aval(o) for o in outs]
@@ -549,7 +367,7 @@ def linear_transpose(fun: Callable, *primals: Any) -> Callable[..., tuple[Any, .
             for i, (ct, aval) in enumerate(zip(flat_cts, out_avals))
         ]
         in_cts = backward_pass(jaxpr.jaxpr, jaxpr.consts, cts, "linear_transpose")
-        flat = [_as_output(zeros_for(c.aval) if type(c) is Zero else c) for c in in_cts]
+        flat = [as_output(zeros_for(c.aval) if type(c) is Zero else c) for c in in_cts]
         return tree_unflatten(in_tree, flat)
 
     return transpose_fun
@@ -579,15 +397,13 @@ def make_jaxpr(
     @functools.wraps(fun)
     def make_jaxpr_f(*args: Any, **kwargs: Any) -> ClosedJaxpr:
         resolved_static = (
-            _check_argnums("make_jaxpr", static, len(args), "static_argnums") if static else ()
+            check_argnums("make_jaxpr", static, len(args), "static_argnums") if static else ()
         )
         dynamic = tuple(i for i in range(len(args)) if i not in resolved_static)
-        restricted = _partial_argnums(fun, args, dynamic, kwargs)
-        flat, in_tree, names = _flatten_args(
-            "make_jaxpr", fun, [args[i] for i in dynamic], dynamic
-        )
+        restricted = partial_argnums(fun, args, dynamic, kwargs)
+        flat, in_tree, names = flatten_args("make_jaxpr", fun, [args[i] for i in dynamic], dynamic)
         in_avals = [get_aval(x) for x in flat]
-        flat_fun = _FlatFun("make_jaxpr", restricted, in_tree, False)
+        flat_fun = FlatFun("make_jaxpr", restricted, in_tree, False)
         jaxpr, _ = trace_to_jaxpr(flat_fun, in_avals, list(names), "make_jaxpr")
         return jaxpr
 

@@ -15,18 +15,15 @@ from typing import Any
 import numpy as np
 
 import fungrad.numpy as fnp
-from fungrad.api import (
-    _as_output,
-    _check_argnums,
-    _check_differentiable,
-    _FlatFun,
-    _flatten_args,
-    _linearize,
-    _normalize_argnums,
-    _partial_argnums,
-    _vjp,
-    grad,
-    jvp,
+from fungrad.api import _linearize, _vjp, grad, jvp
+from fungrad.arguments import (
+    FlatFun,
+    as_output,
+    check_argnums,
+    check_differentiable,
+    flatten_args,
+    normalize_argnums,
+    partial_argnums,
 )
 from fungrad.core import ShapedArray, eval_jaxpr, get_aval, zeros_for
 from fungrad.errors import FungradTypeError, FungradValueError
@@ -89,13 +86,13 @@ def jacrev(
     >>> fungrad.jacrev(lambda x: x ** 2)(fnp.array([1.0, 2.0])).tolist()
     [[2.0, 0.0], [0.0, 4.0]]
     """
-    argnums_t = _normalize_argnums("jacrev", argnums)
+    argnums_t = normalize_argnums("jacrev", argnums)
     _check_chunk_size("jacrev", chunk_size)
 
     @functools.wraps(fun)
     def jacrev_f(*args: Any, **kwargs: Any) -> Any:
-        resolved = _check_argnums("jacrev", argnums_t, len(args))
-        restricted = _partial_argnums(fun, args, resolved, kwargs)
+        resolved = check_argnums("jacrev", argnums_t, len(args))
+        restricted = partial_argnums(fun, args, resolved, kwargs)
         diff_args = [args[i] for i in resolved]
         out, vjp_fun, *aux = _vjp("jacrev", restricted, diff_args, resolved, has_aux, fun)
         out_leaves, out_tree = tree_flatten(out)
@@ -141,17 +138,17 @@ def jacfwd(
     >>> fungrad.jacfwd(lambda x: x[0] * x[1])(fnp.array([3.0, 4.0])).tolist()
     [4.0, 3.0]
     """
-    argnums_t = _normalize_argnums("jacfwd", argnums)
+    argnums_t = normalize_argnums("jacfwd", argnums)
     _check_chunk_size("jacfwd", chunk_size)
 
     @functools.wraps(fun)
     def jacfwd_f(*args: Any, **kwargs: Any) -> Any:
-        resolved = _check_argnums("jacfwd", argnums_t, len(args))
-        restricted = _partial_argnums(fun, args, resolved, kwargs)
+        resolved = check_argnums("jacfwd", argnums_t, len(args))
+        restricted = partial_argnums(fun, args, resolved, kwargs)
         diff_args = [args[i] for i in resolved]
-        flat_primals, in_tree, names = _flatten_args("jacfwd", fun, diff_args, resolved)
-        _check_differentiable("jacfwd", flat_primals, names)
-        flat_fun = _FlatFun("jacfwd", restricted, in_tree, has_aux)
+        flat_primals, in_tree, names = flatten_args("jacfwd", fun, diff_args, resolved)
+        check_differentiable("jacfwd", flat_primals, names)
+        flat_fun = FlatFun("jacfwd", restricted, in_tree, has_aux)
         out_primals, jaxpr, zero_outs, _ = _linearize(flat_fun, flat_primals, "jacfwd")
         in_avals = [get_aval(p) for p in flat_primals]
         out_avals = [get_aval(p) for p in out_primals]
@@ -186,7 +183,7 @@ def _nest(out_tree: PyTreeDef, in_tree: PyTreeDef, blocks: list[list[Any]], sing
     """Arrange Jacobian blocks: output structure outside, argument structure inside."""
     per_out = []
     for row in blocks:
-        inner = tree_unflatten(in_tree, [_as_output(b) for b in row])
+        inner = tree_unflatten(in_tree, [as_output(b) for b in row])
         per_out.append(inner[0] if single else inner)
     return tree_unflatten(out_tree, per_out)
 
@@ -203,7 +200,7 @@ def hessian(
     >>> fungrad.hessian(lambda x: fnp.sum(x ** 3))(fnp.array([1.0, 2.0])).tolist()
     [[6.0, 0.0], [0.0, 12.0]]
     """
-    argnums_t = _normalize_argnums("hessian", argnums)
+    argnums_t = normalize_argnums("hessian", argnums)
     _check_chunk_size("hessian", chunk_size)
     forward_over_reverse = jacfwd(
         jacrev(fun, argnums, has_aux, chunk_size), argnums, has_aux, chunk_size
@@ -211,9 +208,9 @@ def hessian(
 
     @functools.wraps(fun)
     def hessian_f(*args: Any, **kwargs: Any) -> Any:
-        resolved = _check_argnums("hessian", argnums_t, len(args))
-        leaves, _, names = _flatten_args("hessian", fun, [args[i] for i in resolved], resolved)
-        _check_differentiable("hessian", leaves, names)
+        resolved = check_argnums("hessian", argnums_t, len(args))
+        leaves, _, names = flatten_args("hessian", fun, [args[i] for i in resolved], resolved)
+        check_differentiable("hessian", leaves, names)
         return forward_over_reverse(*args, **kwargs)
 
     return hessian_f

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from fungrad.api import _as_array, _as_output, _FlatFun
+from fungrad.arguments import FlatFun, as_array, as_output
 from fungrad.core import get_aval
 from fungrad.errors import FungradTypeError, FungradValueError
 from fungrad.interpreters.batching import batch_flat, move_batch_dim
@@ -99,7 +99,7 @@ def vmap(
         sizes: dict[str, int] = {}
         for (path, leaf), axis in zip(with_paths, axes):
             label = _path_label(path)
-            leaf = _as_array(leaf, lambda label=label: f"vmap: {label}")
+            leaf = as_array(leaf, lambda label=label: f"vmap: {label}")
             leaves.append(leaf)
             if axis is None:
                 dims.append(None)
@@ -114,7 +114,7 @@ def vmap(
             dims.append(axis)
             sizes[label] = get_aval(leaf).shape[axis]
         size = _common_size(sizes, axis_size)
-        flat_fun = _FlatFun("vmap", lambda a, k: fun(*a, **k), in_tree, False)
+        flat_fun = FlatFun("vmap", lambda a, k: fun(*a, **k), in_tree, False)
         outs = batch_flat(flat_fun, leaves, dims, size)
         out_tree = flat_fun.out_tree
         out_values = tree_unflatten(out_tree, [v for v, _ in outs])
@@ -136,7 +136,7 @@ def vmap(
                     f"vmap: out_axes=None for {where}, but it varies along the mapped "
                     "axis; only outputs that are the same for every example can use None."
                 )
-            results.append(_as_output(move_batch_dim(value, src, dst, size)))
+            results.append(as_output(move_batch_dim(value, src, dst, size)))
         return tree_unflatten(out_tree, results)
 
     return vmapped

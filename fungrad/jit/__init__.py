@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from fungrad.api import _as_array, _FlatFun
+from fungrad.arguments import FlatFun, as_array
 from fungrad.core import (
     ClosedJaxpr,
     EvalInterpreter,
@@ -235,7 +235,7 @@ class JittedFunction:
             with_paths, _ = tree_flatten_with_path((dyn_args, dyn_kwargs))
             names = _jit_arg_names(self.fun, [p for p, _ in with_paths], static)
             for name, (_, leaf) in zip(names, with_paths):
-                _as_array(leaf, lambda name=name: f"jit: {name}")
+                as_array(leaf, lambda name=name: f"jit: {name}")
             raise
         entry = self._cache.get(key)
         if entry is not None:
@@ -254,10 +254,10 @@ class JittedFunction:
         with_paths, _ = tree_flatten_with_path(tree_unflatten(in_tree, leaves))
         raw = [leaf for _, leaf in with_paths]
         leaves = [
-            _as_array(leaf, lambda p=path: f"jit: argument at {p}") for path, leaf in with_paths
+            as_array(leaf, lambda p=path: f"jit: argument at {p}") for path, leaf in with_paths
         ]
         names = _jit_arg_names(self.fun, [p for p, _ in with_paths], static)
-        flat_fun = _FlatFun("jit", self._call_fun(static, nargs), in_tree, False)
+        flat_fun = FlatFun("jit", self._call_fun(static, nargs), in_tree, False)
         # Python scalars stay weakly typed, as they are when the compiled code runs.
         avals = [
             get_aval(r if type(r) in (float, int, complex) else x) for r, x in zip(raw, leaves)
@@ -373,7 +373,7 @@ def _signature(x: Any) -> Any:
         return t
     if isinstance(x, np.generic):
         return ((), x.dtype, False)
-    return (t, get_aval(_as_array(x, lambda: f"jit: a {t.__name__} argument")))
+    return (t, get_aval(as_array(x, lambda: f"jit: a {t.__name__} argument")))
 
 
 def _jit_arg_names(fun: Callable, paths: list[tuple], static: tuple) -> list[str]:

@@ -1,0 +1,208 @@
+"""Argument conventions shared by the transformations.
+
+Flattening arguments to arrays and naming each leaf in error messages (argument
+name and pytree path), ``argnums`` and ``has_aux`` handling, wrapping a user
+function as a function of flat leaves, and handing results back as ordinary arrays.
+Used by fungrad.api, fungrad.jacobians, fungrad.vmap and fungrad.jit.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from fungrad import dtypes
+from fungrad.core import Tracer, current_interpreter, get_aval, is_array_like
+from fungrad.errors import FungradTypeError, FungradValueError
+from fungrad.interpreters.jvp import JVPInterpreter
+from fungrad.tree_util import (
+    PyTreeDef,
+    keystr,
+    tree_flatten_with_path,
+    tree_map,
+    tree_unflatten,
+)
+
+
+def as_array(x: Any, what: Callable[[], str]) -> Any:
+    """A leaf as fungrad computes with it. Tracers, arrays and Python scalars stay as
+    they are (Python scalars are weakly typed, as in NumPy); NumPy scalars become 0-d
+    arrays."""
+    if isinstance(x, (Tracer, np.ndarray, bool, int, float, complex)):
+        return x
+    if isinstance(x, np.generic):
+        return np.asarray(x)
+    raise FungradTypeError(
+        f"{what()} is a {type(x).__name__}, not an array. Transformed functions take "
+        "arrays, Python scalars, or pytrees (tuples, lists, dicts) of them; pass other "
+        "values through a closure or functools.partial."
+    )
+
+
+def arg_name(fun: Callable, argnum: int) -> str:
+    try:
+        params = list(inspect.signature(fun).parameters.values())
+    except (TypeError, ValueError):
+        return f"argument {argnum}"
+    if argnum < len(params) and params[argnum].kind in (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    ):
+        return f"argument {argnum} ('{params[argnum].name}')"
+    return f"argument {argnum}"
+
+
+class ArgNames:
+    """Names each flat input leaf for error messages ("argument 0 ('params') at path
+    ['w']"); a name is only worked out when an error needs it."""
+
+    def __init__(self, fun: Callable, argnums: Sequence[int], paths: list[tuple]):
+        self.fun = fun
+        self.argnums = argnums
+        self.paths = paths
+
+    def __getitem__(self, i: int) -> str:
+        path = self.paths[i]
+        name = arg_name(self.fun, self.argnums[path[0].idx])
+        return name + (f" at path {keystr(path[1:])}" if len(path) > 1 else "")
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self.paths)))
+
+
+def flatten_args(
+    transformation: str, fun: Callable, args: Sequence[Any], argnums: Sequence[int]
+) -> tuple[list[Any], PyTreeDef, ArgNames]:
+    """Flatten ``args`` (the arguments of ``fun`` numbered ``argnums``) to arrays.
+
+    Returns the leaves, the treedef of the tuple of args, and the leaves' names for
+    error messages (argument name and pytree path).
+    """
+    with_paths, treedef = tree_flatten_with_path(tuple(args))
+    names = ArgNames(fun, argnums, [path for path, _ in with_paths])
+    leaves = [
+        as_array(leaf, lambda i=i: f"{transformation}: {names[i]}")
+        for i, (_, leaf) in enumerate(with_paths)
+    ]
+    return leaves, treedef, names
+
+
+def check_differentiable(transformation: str, leaves: Sequence[Any], names: ArgNames):
+    for i, leaf in enumerate(leaves):
+        dtype = get_aval(leaf).dtype
+        if not dtypes.is_differentiable(dtype):
+            raise FungradTypeError(
+                f"{transformation} requires floating-point inputs for the arguments it "
+                f"differentiates, but {names[i]} has dtype {dtype}. Convert it (for example "
+                "x.astype(float)), or leave it out of argnums if it is not meant to be "
+                "differentiated."
+            )
+
+
+def normalize_argnums(transformation: str, argnums: int | Sequence[int]) -> tuple[int, ...]:
+    if isinstance(argnums, int):
+        return (argnums,)
+    if isinstance(argnums, (tuple, list)) and argnums and all(isinstance(a, int) for a in argnums):
+        return tuple(argnums)
+    raise FungradTypeError(
+        f"{transformation}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}"
+    )
+
+
+def check_argnums(
+    transformation: str, argnums: tuple[int, ...], nargs: int, option: str = "argnums"
+) -> tuple[int, ...]:
+    resolved = []
+    for a in argnums:
+        if not -nargs <= a < nargs:
+            raise FungradValueError(
+                f"{transformation}: {option}={a} is out of range: the function was called with "
+                f"{nargs} positional argument{'s' if nargs != 1 else ''}. Pass that argument "
+                f"positionally, or change {option}."
+            )
+        resolved.append(a % nargs)
+    return tuple(resolved)
+
+
+def as_output(x: Any) -> Any:
+    """A derivative as handed to the user: an ordinary, writeable ndarray.
+
+    NumPy scalars become 0-d arrays, and read-only broadcast views are copied.
+    """
+    if type(x) is np.ndarray:
+        return x if x.flags.writeable else np.array(x)
+    if isinstance(x, np.generic):
+        return np.asarray(x)
+    return x
+
+
+def split_aux(transformation: str, out: Any) -> tuple[Any, Any]:
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        if isinstance(out, (tuple, list)):
+            kind = f"a {type(out).__name__} of length {len(out)}"
+        elif is_array_like(out):
+            kind = f"an array of shape {get_aval(out).shape}"
+        else:
+            kind = f"a {type(out).__name__}"
+        raise FungradTypeError(
+            f"{transformation} with has_aux=True requires the function to return a pair "
+            f"(output, aux), but it returned {kind}."
+        )
+    return out[0], out[1]
+
+
+def primal_aux(aux: Any) -> Any:
+    """Strip the current jvp interpreter's tracers from auxiliary outputs."""
+    interp = current_interpreter()
+    if not isinstance(interp, JVPInterpreter):
+        return aux
+    return tree_map(lambda x: interp.unpack(x)[0] if isinstance(x, Tracer) else x, aux)
+
+
+class FlatFun:
+    """``fun`` as a function of flat leaves returning flat output leaves.
+
+    After a call, ``out_tree`` is the output structure and ``aux`` the auxiliary
+    output (if ``has_aux``), with the innermost transformation's tracers removed.
+    """
+
+    def __init__(self, transformation: str, fun: Callable, in_tree: PyTreeDef, has_aux: bool):
+        self.transformation = transformation
+        self.fun = fun
+        self.in_tree = in_tree
+        self.has_aux = has_aux
+        self.out_tree: PyTreeDef | None = None
+        self.aux: Any = None
+
+    def __call__(self, *leaves: Any) -> list[Any]:
+        out = self.fun(*tree_unflatten(self.in_tree, leaves))
+        if self.has_aux:
+            out, aux = split_aux(self.transformation, out)
+            self.aux = primal_aux(aux)
+        with_paths, self.out_tree = tree_flatten_with_path(out)
+        return [
+            as_array(leaf, lambda p=path: f"{self.transformation}: {output_name(p)}")
+            for path, leaf in with_paths
+        ]
+
+
+def output_name(path: tuple) -> str:
+    return f"the output at {keystr(path)}" if path else "the output"
+
+
+def partial_argnums(fun: Callable, args: tuple, argnums: tuple[int, ...], kwargs: dict):
+    """``fun`` as a function of only the arguments numbered ``argnums``."""
+
+    def restricted(*diff_args):
+        full = list(args)
+        for i, a in zip(argnums, diff_args):
+            full[i] = a
+        return fun(*full, **kwargs)
+
+    return restricted
