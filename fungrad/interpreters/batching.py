@@ -55,11 +55,15 @@ class IdentityRows:
         self.scale = scale
         self._dense: np.ndarray | None = None
 
-    def row_scale(self) -> np.ndarray | None:
-        """The scale of each row (None for ones), a vector of length ``count``."""
+    def row_scale(self) -> Any:
+        """The scale of each row (None for ones), a vector of length ``count``. It may be
+        a tracer of an enclosing transformation (under ``jit`` the scale is abstract)."""
         if self.scale is None:
             return None
-        return self.scale.reshape(-1)[self.offset : self.offset + self.count]
+        flat = self.scale.reshape(-1)
+        if self.offset == 0 and self.count == flat.shape[0]:
+            return flat
+        return flat[self.offset : self.offset + self.count]
 
     def scaled(self, vector: np.ndarray) -> IdentityRows:
         scale = vector if self.scale is None else self.scale * vector
@@ -73,9 +77,12 @@ class IdentityRows:
         if self._dense is None:
             size = int(np.prod(self.space, dtype=np.int64))
             rows = np.zeros((self.count, size), self.dtype)
-            row_scale = self.row_scale()
             diagonal = (np.arange(self.count), np.arange(self.offset, self.offset + self.count))
-            rows[diagonal] = 1 if row_scale is None else row_scale
+            rows[diagonal] = 1
+            row_scale = self.row_scale()
+            if row_scale is not None:
+                # Scale each row by its entry, with primitives: the scale may be traced.
+                rows = rows * row_scale.reshape(self.count, 1)
             self._dense = rows.reshape(self.shape)
         return self._dense
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from fungrad import dtypes
-from fungrad.core import Primitive, ShapedArray, Zero, get_aval, new_primitive, shape_of
+from fungrad.core import Primitive, ShapedArray, Tracer, Zero, get_aval, new_primitive, shape_of
 from fungrad.errors import ShapeError
 from fungrad.interpreters.batching import IdentityRows, dense, identity_aware, to_front
 from fungrad.interpreters.jvp import defjvp, deflinear_jvp, zero_jvp
@@ -213,12 +213,17 @@ def _mul_batch(values, dims):
             continue
         if type(other) in (float, int):  # a Python scalar takes the basis' dtype
             return basis.scaled(np.full(basis.space, other, basis.dtype)), 0
+        # A constant array, or a value traced by an enclosing transformation (jit).
         if (
-            type(other) is np.ndarray
-            and other.shape in (basis.space, ())
+            isinstance(other, (np.ndarray, Tracer))
+            and shape_of(other) in (basis.space, ())
             and other.dtype == basis.dtype
         ):
-            return basis.scaled(np.broadcast_to(other, basis.space)), 0
+            from fungrad.primitives.shape import broadcast_to
+
+            if shape_of(other) != basis.space:
+                other = broadcast_to(other, basis.space)
+            return basis.scaled(other), 0
     return _mul_broadcasting([dense(v) for v in values], dims)
 
 
