@@ -25,33 +25,27 @@ See benchmarks/README.md for how to read the output.
 # ruff: noqa: E402  (the BLAS thread count must be pinned before NumPy is imported)
 from __future__ import annotations
 
-import os
-
-# One BLAS thread: the comparison is about per-operation overhead, not about how well
-# two cores are shared; and a thread pool makes timings of small products noisy.
-THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-for _var in THREAD_VARS:
-    os.environ[_var] = "1"
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")  # JAX, if timed
+# isort: off
+from harness import (  # first: it pins the BLAS threads before NumPy is imported
+    add_malloc_arg,
+    add_timing_args,
+    leaves_error,
+    ms,
+    paired_ratio_iqr,
+    parse_peers,
+    print_profile,
+    set_up_and_print_header,
+    time_rounds,
+    verify as verify_against,
+)
+# isort: on
 
 import argparse
-import cProfile
-import gc
-import io
-import platform
-import pstats
-import statistics
-import subprocess
 import sys
-import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-# Benchmark the fungrad of this checkout, not whichever one happens to be installed.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import fungrad
 import fungrad.numpy as fnp
@@ -292,27 +286,7 @@ PEERS = {"autograd": autograd_contenders, "jax": jax_contenders, "torch": torch_
 
 
 # ---------------------------------------------------------------------------------------
-# Timing and checking
-
-
-def time_interleaved(
-    contenders: dict[str, Callable[[], Any]], repeats: int, warmup: int
-) -> dict[str, list[float]]:
-    """Seconds per call of each contender: one call each per round, order rotating."""
-    names = list(contenders)
-    for _ in range(warmup):
-        for name in names:
-            contenders[name]()
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for round_ in range(repeats):
-        gc.collect()  # outside the timed calls, so no contender pays for another's garbage
-        shift = round_ % len(names)
-        for name in names[shift:] + names[:shift]:
-            fn = contenders[name]
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return times
+# Checking
 
 
 def check_agreement(name: str, got: Result, want: Result) -> str:
@@ -322,155 +296,13 @@ def check_agreement(name: str, got: Result, want: Result) -> str:
     leaf whose entries are all tiny (the chain's gradient is about 1e-58, because the
     chain contracts) is still checked to eight significant digits.
     """
-    (loss, grads), (want_loss, want_grads) = got, want
-    worst = abs(loss - want_loss) / max(abs(want_loss), np.finfo(float).tiny)
-    if len(grads) != len(want_grads):
-        raise AssertionError(f"{name}: {len(grads)} gradient leaves, expected {len(want_grads)}")
-    for i, (g, w) in enumerate(zip(grads, want_grads)):
-        g = np.asarray(g)
-        if g.shape != w.shape or g.dtype != w.dtype:
-            raise AssertionError(
-                f"{name}: gradient leaf {i} is {g.dtype}{list(g.shape)}, "
-                f"expected {w.dtype}{list(w.shape)}"
-            )
-        scale = max(float(np.max(np.abs(w))), np.finfo(float).tiny)
-        worst = max(worst, float(np.max(np.abs(g - w))) / scale)
+    worst = leaves_error(name, got, want, "gradient leaf")
     if not worst <= TOLERANCE:
         raise AssertionError(
             f"{name}: loss or gradient differs from hand-written NumPy by {worst:.2e} "
             f"(relative), more than {TOLERANCE:.0e}"
         )
     return f"{worst:.1e}"
-
-
-def ms(seconds: list[float]) -> float:
-    return 1e3 * statistics.median(seconds)
-
-
-def paired_ratio_iqr(numer: list[float], denom: list[float]) -> tuple[float, float]:
-    """Quartiles of the per-round ratio: how much the ratio moved from round to round."""
-    ratios = sorted(a / b for a, b in zip(numer, denom))
-    if len(ratios) < 4:
-        return ratios[0], ratios[-1]
-    q = statistics.quantiles(ratios, n=4)
-    return q[0], q[2]
-
-
-# ---------------------------------------------------------------------------------------
-# Environment report
-
-
-def pin_threads_with_threadpoolctl() -> Any:
-    """Limit BLAS/OpenMP pools to one thread; returns the limiter (keep it alive)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return None
-    return threadpool_limits(1)
-
-
-def keep_freed_memory_in_glibc_heap() -> str:
-    """Make glibc reuse freed heap memory for large temporaries instead of returning it.
-
-    By default glibc serves allocations above a moving threshold (128 KiB to 32 MiB)
-    with fresh ``mmap`` pages and gives freed heap tops back to the system, so whether
-    an MLP temporary (0.5 to 3 MiB) costs a round of page faults depends on the history
-    of the process. Measured here, that moved the NumPy MLP time between 6 and 9.5 ms
-    from one run to the next, and the ratio with it. Fixing both thresholds makes every
-    run reuse warm pages, which also makes the ratio the stricter one (a fixed cost
-    paid by both sides would shrink it).
-    """
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return "malloc: not glibc, left as it is"
-    import ctypes
-
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from <malloc.h>
-    libc = ctypes.CDLL(None)
-    ok = libc.mallopt(m_mmap_threshold, 32 << 20) == 1
-    ok = libc.mallopt(m_trim_threshold, 1 << 30) == 1 and ok
-    if not ok:
-        return "malloc: glibc refused mallopt; thresholds left as they are"
-    return "malloc: glibc mmap threshold 32 MiB, trim threshold 1 GiB (--system-malloc: defaults)"
-
-
-def describe_environment(limiter: Any) -> list[str]:
-    lines = [
-        f"python {platform.python_version()}, numpy {np.__version__}, "
-        f"fungrad {getattr(fungrad, '__version__', '?')} from {Path(fungrad.__file__).parent}",
-        f"source: {source_state()}",
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {cpu_model()}, "
-        f"load average {load_average()}",
-        "threads: " + ", ".join(f"{v}={os.environ.get(v)}" for v in THREAD_VARS),
-    ]
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    if load > (os.cpu_count() or 1) / 2:
-        lines.append(
-            f"warning: 1-minute load average is {load:.2f} on {os.cpu_count()} CPUs: other "
-            "work is running, and it slows fungrad more than NumPy; expect a wide ratio IQR"
-        )
-    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_VERBOSE"):
-        if var in os.environ:
-            lines.append(
-                f"note: {var}={os.environ[var]} is set; it changes which OpenBLAS kernels run, "
-                f"so results may not match a run without it"
-            )
-    if limiter is not None:
-        from threadpoolctl import threadpool_info
-
-        for pool in threadpool_info():
-            lines.append(
-                f"blas (threadpoolctl): {pool.get('internal_api')} {pool.get('version')} "
-                f"{pool.get('architecture', '')}, num_threads={pool.get('num_threads')}, "
-                f"{Path(pool.get('filepath', '')).name}"
-            )
-    else:
-        lines.append("blas: threadpoolctl not installed; pinned by the environment variables only")
-        try:
-            blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-            config = blas.get("openblas configuration") or ""
-            lines.append(f"blas (numpy build): {blas.get('name')} {blas.get('version')} {config}")
-        except Exception as exc:  # show_config's layout is not a stable API
-            lines.append(f"blas: numpy.show_config gave no BLAS details ({exc!r})")
-    return lines
-
-
-def source_state() -> str:
-    """The commit benchmarked, and whether the work tree's fungrad differs from it."""
-    repo = Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(repo), "status", "--porcelain", "--", "fungrad"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "not a git checkout"
-    return f"commit {commit}" + (" with uncommitted changes to fungrad/" if dirty else "")
-
-
-def load_average() -> str:
-    """Other work on the machine skews timings; a load near the CPU count is a warning."""
-    try:
-        return "/".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 # ---------------------------------------------------------------------------------------
@@ -518,31 +350,16 @@ def build_peers(wanted: list[str]) -> tuple[dict[str, dict[str, Callable[[], Res
 
 def run_profile(case: str, calls: int, lines: int) -> None:
     contenders = build_contenders(case)
-    run = contenders["fungrad"]
-    for _ in range(3):
-        run()
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(calls):
-        run()
-    profiler.disable()
-    for sort in ("cumulative", "tottime"):
-        out = io.StringIO()
-        stats = pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(sort)
-        stats.print_stats(lines)
-        print(f"== fungrad value_and_grad, {case}, {calls} calls, sorted by {sort} ==")
-        print(out.getvalue().strip())
-        print()
+    title = f"fungrad value_and_grad, {case}"
+    print_profile(contenders["fungrad"], calls, lines, title, ("cumulative", "tottime"))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--repeats", type=int, help="timed rounds per case (default: 51 for mlp, 101 for chain)"
-    )
-    parser.add_argument("--warmup", type=int, default=3, help="untimed rounds first (default 3)")
-    parser.add_argument(
-        "--quick", action="store_true", help="a smoke run: 5 rounds, 1 warm-up round"
+    add_timing_args(
+        parser,
+        repeats_help="timed rounds per case (default: 51 for mlp, 101 for chain)",
+        quick_help="a smoke run: 5 rounds, 1 warm-up round",
     )
     parser.add_argument("--case", choices=("mlp", "chain", "all"), default="all")
     parser.add_argument(
@@ -556,24 +373,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=("mlp", "chain"),
         help="instead of timing, cProfile fungrad on this case and print the top lines",
     )
-    parser.add_argument(
-        "--system-malloc",
-        action="store_true",
-        help="keep glibc's malloc thresholds (by default they are fixed; see the README)",
-    )
+    add_malloc_arg(parser)
     parser.add_argument("--profile-calls", type=int, default=20)
     parser.add_argument("--profile-lines", type=int, default=25)
     args = parser.parse_args(argv)
 
-    malloc_note = (
-        "malloc: glibc's defaults (--system-malloc)"
-        if args.system_malloc
-        else keep_freed_memory_in_glibc_heap()
-    )
-    limiter = pin_threads_with_threadpoolctl()
-    for line in describe_environment(limiter):
-        print(line)
-    print(malloc_note)
+    set_up_and_print_header(args.system_malloc)
     print()
 
     if args.profile:
@@ -581,10 +386,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     cases = ["mlp", "chain"] if args.case == "all" else [args.case]
-    wanted = [p.strip() for p in args.peers.split(",") if p.strip()]
-    unknown = [p for p in wanted if p not in PEERS]
-    if unknown:
-        parser.error(f"unknown peer(s) {unknown}; choose from {sorted(PEERS)}")
+    wanted = parse_peers(parser, args.peers, PEERS)
     warmup = 1 if args.quick else args.warmup
 
     def repeats_for(case: str) -> int:
@@ -597,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     for case in cases:
         contenders = build_contenders(case)
         verify(case, contenders, contenders["numpy"]())
-        times = time_interleaved(contenders, repeats_for(case), warmup)
+        times = time_rounds(contenders, repeats_for(case), warmup)[0]
         rows.append((case, repeats_for(case), times))
     print()
     print_main_table(rows)
@@ -613,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
             baseline = build_contenders(case)["numpy"]()
             verify(case, peers[case], baseline)
             for name, fn in peers[case].items():
-                peer_times = time_interleaved({name: fn}, repeats_for(case), warmup)[name]
+                peer_times = time_rounds({name: fn}, repeats_for(case), warmup)[0][name]
                 peer_rows.append((case, name, ms(peer_times), ms(peer_times) / ms(times["numpy"])))
         if peer_rows:
             print()
@@ -627,10 +429,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def verify(case: str, contenders: dict[str, Callable[[], Result]], baseline: Result) -> None:
-    for name, fn in contenders.items():
-        if name != "numpy":
-            err = check_agreement(f"{case}/{name}", fn(), baseline)
-            print(f"{case}: {name} agrees with hand-written NumPy (max rel. error {err})")
+    verify_against(case, contenders, baseline, check_agreement, "hand-written NumPy")
 
 
 def print_main_table(rows: list[tuple[str, int, dict[str, list[float]]]]) -> None:

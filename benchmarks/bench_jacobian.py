@@ -28,55 +28,41 @@ under jit for reference) are timed afterwards when they happen to be installed.
     python benchmarks/bench_jacobian.py --quick      # smoke run: a few seconds
     python benchmarks/bench_jacobian.py --profile jac256 --profile-contender jacrev
 
-The timing and environment helpers are shared with bench_grad.py. See
+The timing and environment helpers are in harness.py, shared with bench_grad.py. See
 benchmarks/README.md for how to read the output.
 """
 
 # ruff: noqa: E402  (the BLAS thread count must be pinned before NumPy is imported)
 from __future__ import annotations
 
-import os
-
-# One BLAS thread, as in bench_grad.py: the batched passes are matrix products, and a
-# thread pool on a two-core machine makes their timings depend on what else runs.
-THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-for _var in THREAD_VARS:
-    os.environ[_var] = "1"
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")  # JAX, if timed
+# isort: off
+from harness import (  # first: it pins the BLAS threads before NumPy is imported
+    add_malloc_arg,
+    add_timing_args,
+    check_matrix,
+    ms,
+    paired_ratio_iqr,
+    parse_peers,
+    print_profile,
+    set_up_and_print_header,
+    Times,
+    time_rounds,
+    verify as verify_against,
+)
+# isort: on
 
 import argparse
-import cProfile
-import gc
-import io
-import pstats
 import statistics
 import sys
-import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-# Benchmark the fungrad of this checkout, not whichever one happens to be installed, and
-# share bench_grad.py's timing and environment helpers (it sits next to this file).
-_HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(_HERE.parent))
-sys.path.insert(1, str(_HERE))
-
-from bench_grad import (
-    describe_environment,
-    keep_freed_memory_in_glibc_heap,
-    ms,
-    paired_ratio_iqr,
-    pin_threads_with_threadpoolctl,
-)
 
 import fungrad
 import fungrad.numpy as fnp
 
 Contenders = dict[str, Callable[[], np.ndarray]]
-Times = dict[str, list[float]]  # seconds per call, one entry per round
 
 CASES = {"jac64": 64, "jac256": 256, "hess100": 100}
 DEFAULT_REPEATS = 101
@@ -275,63 +261,13 @@ PEERS = {"torch": torch_contenders, "jax": jax_contenders}
 # Timing and checking
 
 
-def time_rounds(
-    contenders: Contenders, repeats: int, warmup: int, warm: bool
-) -> tuple[Times, Times]:
-    """Wall and CPU seconds per call of each contender: one timed call each per round.
-
-    This is bench_grad.py's ``time_interleaved`` with one addition: with ``warm``, each
-    timed call comes right after an untimed call of the same contender, so it finds its
-    own data (A, the basis, the NumPy temporaries) in the CPU caches. Without it, the
-    ``gc.collect()`` between rounds and the other contenders' work evict A, and the
-    analytic NumPy Jacobian at n=256 takes 0.15-0.19 ms instead of 0.07 ms: a fixed cost
-    of reloading memory that both sides pay and that shrinks the ratio (see the README).
-
-    The tables use wall time, like bench_grad.py. The process's CPU time is recorded
-    beside it only to tell when the process lost its core during timed calls.
-    """
-    names = list(contenders)
-    for _ in range(warmup):
-        for name in names:
-            contenders[name]()
-    times: Times = {name: [] for name in names}
-    cpu: Times = {name: [] for name in names}
-    for round_ in range(repeats):
-        gc.collect()  # outside the timed calls, so no contender pays for another's garbage
-        shift = round_ % len(names)
-        for name in names[shift:] + names[:shift]:
-            fn = contenders[name]
-            if warm:
-                fn()
-            start, start_cpu = time.perf_counter(), time.process_time()
-            fn()
-            times[name].append(time.perf_counter() - start)
-            cpu[name].append(time.process_time() - start_cpu)
-    return times, cpu
-
-
 def check_agreement(name: str, got: np.ndarray, want: np.ndarray) -> str:
     """Raise unless ``got`` matches ``want`` to TOLERANCE, relative to want's largest entry."""
-    got = np.asarray(got)
-    if got.shape != want.shape or got.dtype != want.dtype:
-        raise AssertionError(
-            f"{name}: result is {got.dtype}{list(got.shape)}, "
-            f"expected {want.dtype}{list(want.shape)}"
-        )
-    worst = float(np.max(np.abs(got - want))) / float(np.max(np.abs(want)))
-    if not worst <= TOLERANCE:
-        raise AssertionError(
-            f"{name}: differs from the analytic NumPy result by {worst:.2e} (relative), "
-            f"more than {TOLERANCE:.0e}"
-        )
-    return f"{worst:.1e}"
+    return check_matrix(name, got, want, TOLERANCE)
 
 
 def verify(case: str, contenders: Contenders, want: np.ndarray) -> None:
-    for name, fn in contenders.items():
-        if name != ANALYTIC:
-            err = check_agreement(f"{case}/{name}", fn(), want)
-            print(f"{case}: {name} agrees with the analytic NumPy result (max rel. error {err})")
+    verify_against(case, contenders, want, check_agreement, "the analytic NumPy result")
 
 
 # ---------------------------------------------------------------------------------------
@@ -421,30 +357,16 @@ def run_profile(case: str, contender: str, calls: int, lines: int) -> None:
     if contender not in contenders:
         known = ", ".join(contenders)
         raise SystemExit(f"--profile-contender: {case} has {known}; not {contender!r}")
-    run = contenders[contender]
-    for _ in range(3):
-        run()
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(calls):
-        run()
-    profiler.disable()
-    for sort in ("cumulative", "tottime"):
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(sort).print_stats(lines)
-        print(f"== {case}, {contender}, {calls} calls, sorted by {sort} ==")
-        print(out.getvalue().strip())
-        print()
+    title = f"{case}, {contender}"
+    print_profile(contenders[contender], calls, lines, title, ("cumulative", "tottime"))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--repeats", type=int, help=f"timed rounds per case (default {DEFAULT_REPEATS})"
-    )
-    parser.add_argument("--warmup", type=int, default=3, help="untimed rounds first (default 3)")
-    parser.add_argument(
-        "--quick", action="store_true", help="a smoke run: 5 rounds, 1 warm-up round"
+    add_timing_args(
+        parser,
+        repeats_help=f"timed rounds per case (default {DEFAULT_REPEATS})",
+        quick_help="a smoke run: 5 rounds, 1 warm-up round",
     )
     parser.add_argument("--case", choices=(*CASES, "all"), default="all")
     parser.add_argument(
@@ -472,26 +394,14 @@ def main(argv: list[str] | None = None) -> int:
         help="time each call without an untimed call of the same contender just before it "
         "(bench_grad.py's way; caches cold, see the README)",
     )
-    parser.add_argument(
-        "--system-malloc",
-        action="store_true",
-        help="keep glibc's malloc thresholds (by default they are fixed; see the README)",
-    )
+    add_malloc_arg(parser)
     parser.add_argument("--profile-calls", type=int, default=50)
     parser.add_argument("--profile-lines", type=int, default=25)
     args = parser.parse_args(argv)
     if args.chunk_size is not None and args.chunk_size < 1:
         parser.error("--chunk-size must be positive")
 
-    malloc_note = (
-        "malloc: glibc's defaults (--system-malloc)"
-        if args.system_malloc
-        else keep_freed_memory_in_glibc_heap()
-    )
-    limiter = pin_threads_with_threadpoolctl()
-    for line in describe_environment(limiter):
-        print(line)
-    print(malloc_note)
+    set_up_and_print_header(args.system_malloc)
     print(
         "caches: cold (--cold): each timed call follows other contenders' work"
         if args.cold
@@ -511,10 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     cases = list(CASES) if args.case == "all" else [args.case]
-    wanted = [p.strip() for p in args.peers.split(",") if p.strip()]
-    unknown = [p for p in wanted if p not in PEERS]
-    if unknown:
-        parser.error(f"unknown peer(s) {unknown}; choose from {sorted(PEERS)}")
+    wanted = parse_peers(parser, args.peers, PEERS)
     warmup = 1 if args.quick else args.warmup
     repeats = args.repeats or (5 if args.quick else DEFAULT_REPEATS)
 
@@ -525,7 +432,9 @@ def main(argv: list[str] | None = None) -> int:
     for case in cases:
         contenders = build_contenders(case, args.chunk_size)
         verify(case, contenders, contenders[ANALYTIC]())
-        results[case], cpu_times[case] = time_rounds(contenders, repeats, warmup, not args.cold)
+        results[case], cpu_times[case] = time_rounds(
+            contenders, repeats, warmup, warm=not args.cold, cpu=True
+        )
     print()
     print("ratios: '/ analytic' = this / analytic NumPy; 'loop / this' = how many times")
     print("faster than the loop this is; IQR = quartiles of the per-round ratio")
@@ -551,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
                     break
                 verify(case, found, build_contenders(case)[ANALYTIC]())
                 for name, fn in found.items():
-                    t = time_rounds({name: fn}, repeats, warmup, not args.cold)[0][name]
+                    t = time_rounds({name: fn}, repeats, warmup, warm=not args.cold)[0][name]
                     peer_rows.append((case, name, ms(t), ms(t) / ms(results[case][ANALYTIC])))
         if peer_rows:
             print()

@@ -28,52 +28,46 @@ timed afterwards, for reference, when it happens to be installed.
     python benchmarks/bench_jit.py --show-code xor  # the generated source of one case
     python benchmarks/bench_jit.py --profile chain  # cProfile of the jitted call
 
-The timing and environment helpers are shared with bench_grad.py. See
+The timing and environment helpers are in harness.py, shared with bench_grad.py. See
 benchmarks/README.md for how to read the output.
 """
 
 # ruff: noqa: E402  (the BLAS thread count must be pinned before NumPy is imported)
 from __future__ import annotations
 
-import os
-
-# One BLAS thread, as in bench_grad.py.
-THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-for _var in THREAD_VARS:
-    os.environ[_var] = "1"
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")  # JAX, if timed
+# isort: off
+from harness import (  # first: it pins the BLAS threads before NumPy is imported
+    HERE,
+    Times,
+    add_malloc_arg,
+    add_timing_args,
+    check_matrix as check_matrix_to,
+    leaves_error,
+    ms,
+    paired_ratio_iqr,
+    print_profile,
+    set_up_and_print_header,
+    time_rounds as harness_time_rounds,
+    verify as verify_against,
+)
+# isort: on
 
 import argparse
-import cProfile
 import gc
-import io
-import pstats
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-# Benchmark the fungrad of this checkout, and share bench_grad.py's helpers.
-_HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(_HERE.parent))
-sys.path.insert(1, str(_HERE))
-
 from bench_grad import (
     chain_loss_fungrad,
     chain_numpy,
-    describe_environment,
     flatten_mlp_grads,
-    keep_freed_memory_in_glibc_heap,
     mlp_loss_fungrad,
     mlp_numpy,
     mlp_problem,
-    ms,
-    paired_ratio_iqr,
-    pin_threads_with_threadpoolctl,
 )
 
 import fungrad
@@ -85,7 +79,6 @@ from fungrad.tree_util import tree_flatten, tree_map
 
 Grads = list[np.ndarray]
 Result = tuple[float, Grads]  # (loss, flat gradient or flat parameters)
-Times = dict[str, list[float]]  # seconds per call, one entry per round
 Contenders = dict[str, Callable[[], Any]]  # what each returns is checked by as_result
 
 NUMPY, EAGER = "numpy", "eager"  # the baseline and fungrad without jit, in every case
@@ -313,7 +306,7 @@ GRAD_BUILDERS = {
 
 def load_bench_jacobian() -> Any:
     """bench_jacobian.py as a module, or a string saying why not."""
-    if not (_HERE / "bench_jacobian.py").exists():
+    if not (HERE / "bench_jacobian.py").exists():
         return "benchmarks/bench_jacobian.py does not exist"
     try:
         import bench_jacobian
@@ -365,23 +358,7 @@ def time_rounds(
     A sample is ``calls`` back-to-back calls (divided by ``calls``). With ``warm``, each
     sample follows an untimed call of the same contender (bench_jacobian.py's default).
     """
-    names = list(contenders)
-    for _ in range(warmup):
-        for name in names:
-            contenders[name]()
-    times: Times = {name: [] for name in names}
-    for round_ in range(repeats):
-        gc.collect()  # outside the timed calls, so no contender pays for another's garbage
-        shift = round_ % len(names)
-        for name in names[shift:] + names[:shift]:
-            fn = contenders[name]
-            if warm:
-                fn()
-            start = time.perf_counter()
-            for _ in range(calls):
-                fn()
-            times[name].append((time.perf_counter() - start) / calls)
-    return times
+    return harness_time_rounds(contenders, repeats, warmup, calls=calls, warm=warm)[0]
 
 
 def as_result(out: Any) -> Result:
@@ -405,17 +382,7 @@ def check_result(name: str, got: Any, want: Any) -> str:
     (loss, leaves), (want_loss, want_leaves) = as_result(got), as_result(want)
     dtype = want_leaves[0].dtype
     tolerance = TOLERANCE[str(dtype)]
-    worst = abs(loss - want_loss) / max(abs(want_loss), np.finfo(float).tiny)
-    if len(leaves) != len(want_leaves):
-        raise AssertionError(f"{name}: {len(leaves)} leaves, expected {len(want_leaves)}")
-    for i, (g, w) in enumerate(zip(leaves, want_leaves)):
-        g = np.asarray(g)
-        if g.shape != w.shape or g.dtype != w.dtype:
-            raise AssertionError(
-                f"{name}: leaf {i} is {g.dtype}{list(g.shape)}, expected {w.dtype}{list(w.shape)}"
-            )
-        scale = max(float(np.max(np.abs(w))), np.finfo(float).tiny)
-        worst = max(worst, float(np.max(np.abs(g.astype(float) - w))) / scale)
+    worst = leaves_error(name, (loss, leaves), (want_loss, want_leaves))
     if not worst <= tolerance:
         raise AssertionError(
             f"{name}: differs from hand-written NumPy by {worst:.2e} (relative), "
@@ -425,27 +392,11 @@ def check_result(name: str, got: Any, want: Any) -> str:
 
 
 def check_matrix(name: str, got: np.ndarray, want: np.ndarray) -> str:
-    got = np.asarray(got)
-    if got.shape != want.shape or got.dtype != want.dtype:
-        raise AssertionError(
-            f"{name}: result is {got.dtype}{list(got.shape)}, "
-            f"expected {want.dtype}{list(want.shape)}"
-        )
-    worst = float(np.max(np.abs(got - want))) / float(np.max(np.abs(want)))
-    if not worst <= JAC_TOLERANCE:
-        raise AssertionError(
-            f"{name}: differs from the analytic NumPy result by {worst:.2e} (relative), "
-            f"more than {JAC_TOLERANCE:.0e}"
-        )
-    return f"{worst:.1e}"
+    return check_matrix_to(name, got, want, JAC_TOLERANCE)
 
 
 def verify(case: str, contenders: dict[str, Callable[[], Any]], check: Callable) -> None:
-    want = contenders[NUMPY]()
-    for name, fn in contenders.items():
-        if name != NUMPY:
-            err = check(f"{case}/{name}", fn(), want)
-            print(f"{case}: {name} agrees with hand-written NumPy (max rel. error {err})")
+    verify_against(case, contenders, contenders[NUMPY](), check, "hand-written NumPy")
 
 
 # ---------------------------------------------------------------------------------------
@@ -766,19 +717,7 @@ def run_profile(case: str, bj: Any, calls: int, lines: int) -> None:
     run = contenders[name]
     if case == "sgd":  # one step (on the first batch), as in the line times above
         name, run = "jit step", lambda: jitted(*args)
-    for _ in range(3):
-        run()
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(calls):
-        run()
-    profiler.disable()
-    for sort in ("tottime", "cumulative"):
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(sort).print_stats(lines)
-        print(f"== {case}, {name}, {calls} calls, sorted by {sort} ==")
-        print(out.getvalue().strip())
-        print()
+    print_profile(run, calls, lines, f"{case}, {name}", ("tottime", "cumulative"))
 
 
 # ---------------------------------------------------------------------------------------
@@ -787,10 +726,10 @@ def run_profile(case: str, bj: Any, calls: int, lines: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, help="timed rounds per case (default: per case)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed rounds first (default 3)")
-    parser.add_argument(
-        "--quick", action="store_true", help="a smoke run: 5 rounds (3 for sgd), 1 warm-up"
+    add_timing_args(
+        parser,
+        repeats_help="timed rounds per case (default: per case)",
+        quick_help="a smoke run: 5 rounds (3 for sgd), 1 warm-up",
     )
     parser.add_argument(
         "--case",
@@ -807,11 +746,7 @@ def main(argv: list[str] | None = None) -> int:
         help="jac256/hess100: no untimed call just before each timed one (bench_jacobian.py's "
         "--cold); the gradient cases are always timed as bench_grad.py times them",
     )
-    parser.add_argument(
-        "--system-malloc",
-        action="store_true",
-        help="keep glibc's malloc thresholds (by default they are fixed; see the README)",
-    )
+    add_malloc_arg(parser)
     parser.add_argument(
         "--show-code", choices=ALL_CASES[:5] + JAC_CASES, help="print the generated source"
     )
@@ -826,15 +761,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-lines", type=int, default=25)
     args = parser.parse_args(argv)
 
-    malloc_note = (
-        "malloc: glibc's defaults (--system-malloc)"
-        if args.system_malloc
-        else keep_freed_memory_in_glibc_heap()
-    )
-    limiter = pin_threads_with_threadpoolctl()
-    for line in describe_environment(limiter):
-        print(line)
-    print(malloc_note)
+    set_up_and_print_header(args.system_malloc)
     bj = load_bench_jacobian()
     print()
 
