@@ -517,11 +517,17 @@ class EvalInterpreter(Interpreter):
         if (isinstance(out, np.generic) or (type(out) is np.ndarray and not out.shape)) and all(
             type(x) in _WEAK_TYPES for x in args
         ):
-            # Python scalars in, Python scalar out: NumPy would return a (strongly
-            # typed) NumPy scalar, but Python arithmetic keeps the result weak, and so
-            # do the shape rules (an aval is weak exactly when the value is a Python
-            # scalar).
-            return out.item()
+            # Python scalars in: NumPy returns a (strongly typed) NumPy scalar, but
+            # where the shape rule says the result is weak (Python arithmetic would
+            # keep it so), it stays a Python scalar. An aval is weak exactly when the
+            # value is a Python scalar.
+            if (
+                not prim.multiple_results
+                and prim.abstract_eval(
+                    *(_WEAK_SCALAR_AVALS[type(x)] for x in args), **params
+                ).weak_type
+            ):
+                return out.item()
         return out
 
 

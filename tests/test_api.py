@@ -1053,3 +1053,14 @@ def test_stop_gradient_on_a_pytree():
 
 def test_stop_gradient_eager_returns_its_input_values():
     assert_allclose(stop_gradient(np.array([1.0, 2.0])), [1.0, 2.0])
+
+
+def test_python_scalars_stay_weak_only_where_the_shape_rule_says_so():
+    assert type(fnp.sin(2.0)) is float  # weak in, weak out
+    assert fnp.astype(3.0, np.float32).dtype == np.float32  # a cast makes it strong
+    x32 = np.ones(2, np.float32)
+    f = lambda x, s: x * fnp.sin(s * s)  # noqa: E731
+    assert f(x32, 3.0).dtype == np.float32
+    assert fungrad.jit(f)(x32, 3.0).dtype == np.float32
+    assert fungrad.vmap(f, in_axes=(0, None))(np.ones((2, 2), np.float32), 3.0).dtype == np.float32
+    assert fungrad.jvp(f, (x32, 3.0), (x32, 1.0))[0].dtype == np.float32
