@@ -119,10 +119,6 @@ class Zero:
     def __repr__(self) -> str:
         return f"Zero({self.aval.str_short()})"
 
-    @staticmethod
-    def like(x: Any) -> Zero:
-        return Zero(get_aval(x))
-
 
 def zeros_for(aval: ShapedArray) -> np.ndarray:
     """A materialised zero for a tangent of ``aval`` (float0 for integer values)."""
