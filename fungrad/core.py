@@ -472,7 +472,13 @@ class Interpreter:
         raise NotImplementedError
 
     def forward_to_parent(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
-        """Run ``prim`` on values this interpreter does not own: the parent handles them."""
+        """Run ``prim`` on values this interpreter does not own: the parent handles them.
+
+        The jvp and batching interpreters run their rules with the parent current by
+        the same inline try/finally. It is not factored into a helper on purpose: the
+        extra call costs about 5% on a chain of small operations (bench_grad chain:
+        8.7x hand-written NumPy against 8.2x), and this is the per-equation hot path.
+        """
         _state.current = parent = self.parent
         try:
             return parent.process_primitive(prim, args, params)
