@@ -21,7 +21,14 @@ from typing import Any
 import numpy as np
 
 from fungrad import dtypes
-from fungrad.errors import EscapedTracerError, MissingRuleError, ShapeError
+from fungrad.errors import (
+    AmbiguousTruthValueError,
+    EscapedTracerError,
+    FungradTypeError,
+    MissingRuleError,
+    ShapeError,
+    TracerConversionError,
+)
 
 # ---------------------------------------------------------------------------------------
 # Abstract values
@@ -431,22 +438,81 @@ class Tracer:
         """The concrete NumPy value behind this tracer, if the interpreter has one."""
         raise NotImplementedError
 
+    def differentiated_by(self) -> Interpreter | None:
+        """The interpreter tracking a non-zero derivative of this value, if any: converting
+        the value to a Python or NumPy scalar would drop that derivative."""
+        return None
+
+    # Conversions to Python values. Those that are piecewise constant in the value
+    # (bool, int, an index) are allowed wherever the value is concrete: their derivative
+    # is zero almost everywhere, so Python control flow on values stays exact under the
+    # differentiation transformations. Those that keep the value itself (float,
+    # complex, item, tolist) would return it as a constant and silently drop its
+    # derivative, so they raise while a derivative is tracked (docs/api.md).
+
     def __bool__(self) -> bool:
-        return bool(self.to_concrete())
+        value = self.to_concrete()
+        if np.size(value) != 1:
+            raise AmbiguousTruthValueError(
+                f"The truth value of a traced array of shape {self.shape} is ambiguous "
+                f"(at {user_source_line()}): `if`, `while`, `and`, `or` and `not` need a "
+                "single boolean. Use `fungrad.numpy.any(x)` or `fungrad.numpy.all(x)` to "
+                "decide on the whole array, or `fungrad.numpy.where(condition, a, b)` to "
+                "choose elementwise."
+            )
+        return bool(value)
 
     def __int__(self) -> int:
         return int(self.to_concrete())
 
-    def __float__(self) -> float:
-        return float(self.to_concrete())
-
-    def __complex__(self) -> complex:
-        return complex(self.to_concrete())
-
     def __index__(self) -> int:
         return int(np.asarray(self.to_concrete()).__index__())
 
+    def __float__(self) -> float:
+        return float(self._value_for("float()"))
+
+    def __complex__(self) -> complex:
+        return complex(self._value_for("complex()"))
+
+    def item(self, *args: Any) -> Any:
+        """The value as a Python scalar, as ``numpy.ndarray.item`` (see ``__float__``)."""
+        return np.asarray(self._value_for(".item()")).item(*args)
+
+    def tolist(self) -> Any:
+        """The value as nested Python lists, as ``numpy.ndarray.tolist``."""
+        return np.asarray(self._value_for(".tolist()")).tolist()
+
+    def _value_for(self, conversion: str) -> Any:
+        if self.differentiated_by() is not None:
+            raise self._conversion_error(conversion)
+        return self.to_concrete()
+
+    def _conversion_error(self, conversion: str) -> TracerConversionError:
+        interp = self.differentiated_by()
+        return TracerConversionError(
+            f"{conversion} of a value differentiated by `{interp.transformation}` "
+            f"({self.aval.str_short()}, at {user_source_line()}) would drop its "
+            "derivative: the result would be a constant, and the derivative silently "
+            "wrong. This conversion also happens in `math` functions, `np.float64(x)` "
+            "and in writing the value into a NumPy array. Keep the value an array and "
+            "use `fungrad.numpy` (fnp.sin rather than math.sin; build arrays with "
+            "fnp.stack, fnp.concatenate or fnp.where instead of writing into a NumPy "
+            "array). If dropping the derivative is intended, convert "
+            "`fungrad.stop_gradient(x)` instead."
+        )
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        raise FungradTypeError(
+            f"Traced arrays are immutable: `x[...] = value` cannot be traced (a "
+            f"{self.aval.str_short()} array under `{self.interpreter.transformation}`, at "
+            f"{user_source_line()}). Build the new array functionally instead: "
+            "`fungrad.numpy.where(mask, value, x)` with a boolean mask of the positions to "
+            "replace, or assemble it with `fungrad.numpy.stack`/`concatenate`."
+        )
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if self.differentiated_by() is not None:
+            raise self._conversion_error("numpy.asarray (or np.array, np.float64)")
         raise self._numpy_error("numpy.asarray")
 
     def __repr__(self) -> str:

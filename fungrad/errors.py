@@ -7,6 +7,8 @@ code keeps working. Internal invariants use ``assert``; a missing rule raises
 
 from __future__ import annotations
 
+import numpy as np
+
 
 class FungradTypeError(TypeError):
     """A value of the wrong kind reached a transformation (dtype, structure, output shape)."""
@@ -24,6 +26,15 @@ class ConcretizationError(FungradTypeError):
     """Python needed a concrete value (``if``, ``int()``, indexing) but the value is abstract."""
 
 
+class TracerConversionError(FungradTypeError):
+    """A value with a derivative was converted to a Python or NumPy scalar (``float(x)``,
+    ``x.item()``, ``math.sin(x)``), which would silently drop the derivative."""
+
+
+class AmbiguousTruthValueError(FungradValueError):
+    """``if``/``while`` on a traced array with more than one element."""
+
+
 class EscapedTracerError(FungradTypeError):
     """A tracer was used after the transformation that created it had returned."""
 
@@ -34,3 +45,11 @@ class MissingRuleError(NotImplementedError):
 
 class NonLinearError(FungradTypeError):
     """A function passed to ``linear_transpose`` is not linear in its inputs."""
+
+
+class AxisError(np.exceptions.AxisError, FungradValueError):
+    """An ``axis`` argument is out of range for the array's number of dimensions.
+
+    A subclass of NumPy's ``AxisError`` (so ``except np.exceptions.AxisError`` works, as
+    do ``except ValueError`` and ``except IndexError``).
+    """

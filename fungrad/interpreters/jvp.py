@@ -43,6 +43,12 @@ class JVPTracer(Tracer):
         p = self.primal
         return p.to_concrete() if isinstance(p, Tracer) else p
 
+    def differentiated_by(self) -> Interpreter | None:
+        if type(self.tangent) is not Zero:
+            return self.interpreter
+        p = self.primal
+        return p.differentiated_by() if isinstance(p, Tracer) else None
+
 
 class JVPInterpreter(Interpreter):
     __slots__ = ()

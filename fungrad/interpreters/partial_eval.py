@@ -39,20 +39,20 @@ from fungrad.interpreters.jvp import JVPInterpreter, JVPTracer
 
 
 class StagingTracer(Tracer):
-    __slots__ = ("var", "origin")
+    __slots__ = ("jaxpr_var", "origin")
 
     def __init__(self, interpreter: StagingInterpreter, var: Var, origin: str):
         self.interpreter = interpreter
-        self.var = var
+        self.jaxpr_var = var  # not `var`: that is the array method .var()
         self.origin = origin
 
     @property
     def aval(self) -> ShapedArray:
-        return self.var.aval
+        return self.jaxpr_var.aval
 
     def to_concrete(self) -> Any:
         transformation = self.interpreter.transformation
-        sources = self.interpreter.arguments_behind(self.var)
+        sources = self.interpreter.arguments_behind(self.jaxpr_var)
         depends = f"; it depends on {', '.join(sources)}" if sources else ""
         raise ConcretizationError(
             f"A concrete value was needed (for `if`, `while`, `bool()`, `int()` or an index) "
@@ -90,7 +90,7 @@ class StagingInterpreter(Interpreter):
 
     def new_arg(self, aval: ShapedArray, origin: str) -> StagingTracer:
         tracer = StagingTracer(self, Var(aval), origin)
-        self.arg_origins[tracer.var] = origin
+        self.arg_origins[tracer.jaxpr_var] = origin
         return tracer
 
     def arguments_behind(self, var: Var) -> list[str]:
@@ -130,7 +130,7 @@ class StagingInterpreter(Interpreter):
     def to_atom(self, x: Any) -> Var | Literal:
         """The jaxpr atom for an input: our own var, a literal, or a new constvar."""
         if type(x) is StagingTracer and x.interpreter is self:
-            return x.var
+            return x.jaxpr_var
         if isinstance(x, _SCALAR_TYPES):
             return Literal(x, get_aval(x))
         if isinstance(x, Tracer) and x.interpreter.closed:
@@ -145,7 +145,7 @@ class StagingInterpreter(Interpreter):
     def build(self, in_tracers: Sequence[StagingTracer], outs: Sequence[Any]) -> ClosedJaxpr:
         """Close the interpreter and return the jaxpr from ``in_tracers`` to ``outs``."""
         outvars = [self.to_atom(x) for x in outs]
-        invars = [t.var for t in in_tracers]
+        invars = [t.jaxpr_var for t in in_tracers]
         jaxpr = Jaxpr(self.constvars, invars, self.eqns, outvars)
         return ClosedJaxpr(jaxpr, self.const_values)
 
