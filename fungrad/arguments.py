@@ -96,6 +96,13 @@ def flatten_args(
 def check_differentiable(transformation: str, leaves: Sequence[Any], names: ArgNames):
     for i, leaf in enumerate(leaves):
         dtype = get_aval(leaf).dtype
+        if dtype.kind == "c":
+            raise FungradTypeError(
+                f"{transformation} cannot differentiate with respect to complex inputs yet, "
+                f"but {names[i]} has dtype {dtype}. Pass its real and imaginary parts as "
+                "two real arrays and write the complex arithmetic out, or leave it out of "
+                "argnums if it is not meant to be differentiated."
+            )
         if not dtypes.is_differentiable(dtype):
             raise FungradTypeError(
                 f"{transformation} requires floating-point inputs for the arguments it "
@@ -127,6 +134,11 @@ def check_argnums(
                 f"positionally, or change {option}."
             )
         resolved.append(a % nargs)
+    if option == "argnums" and len(set(resolved)) != len(resolved):
+        raise FungradValueError(
+            f"{transformation}: argnums={argnums!r} names the same argument more than once; "
+            "list each argument to differentiate once."
+        )
     return tuple(resolved)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from fungrad.core import (
     Interpreter,
     Primitive,
@@ -19,7 +21,9 @@ from fungrad.core import (
     _state,
     get_aval,
     missing_rule,
+    user_source_line,
 )
+from fungrad.errors import FungradTypeError
 
 
 class JVPTracer(Tracer):
@@ -141,10 +145,27 @@ def deflinear_jvp(prim: Primitive) -> None:
         ans = prim.bind(*primals, **params)
         if all(type(t) is Zero for t in tangents):
             return ans, Zero(get_aval(ans))
+        check_real_tangent(get_aval(ans).dtype)
         tangents = [instantiate(t) for t in tangents]
         return ans, prim.bind(*tangents, **params)
 
     prim.jvp = jvp_rule
+
+
+def check_real_tangent(dtype: np.dtype) -> None:
+    """Refuse a tangent of complex dtype: fungrad does not differentiate complex values.
+
+    Called where a tangent takes its output's dtype (``defjvp`` rules through
+    ``broadcast_tangent``, linear primitives, casts), so a derivative that would pass
+    through a complex number raises instead of coming out silently wrong.
+    """
+    if dtype.kind == "c":
+        raise FungradTypeError(
+            f"fungrad cannot differentiate through complex numbers yet: a derivative reached "
+            f"a complex value ({dtype}) at {user_source_line()}. Differentiate a real-valued "
+            "computation: represent a complex number by its real and imaginary parts as "
+            "two real arrays and write the complex arithmetic out."
+        )
 
 
 def zero_jvp(prim: Primitive) -> None:

@@ -26,7 +26,9 @@ def _broadcast_tangent(t: Any, ans: Any) -> Any:
     ans_shape = shape_of(ans)
     if shape_of(t) != ans_shape:
         t = broadcast_to(t, ans_shape)
-    return cast_like(t, ans.dtype if hasattr(ans, "dtype") else np.result_type(ans))
+    dtype = ans.dtype if hasattr(ans, "dtype") else np.result_type(ans)
+    _jvp.check_real_tangent(dtype)
+    return cast_like(t, dtype)
 
 
 def _instantiate(t: Any) -> Any:

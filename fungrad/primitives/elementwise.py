@@ -20,7 +20,7 @@ from fungrad import dtypes
 from fungrad.core import Primitive, ShapedArray, Tracer, Zero, get_aval, new_primitive, shape_of
 from fungrad.errors import ShapeError
 from fungrad.interpreters.batching import IdentityRows, dense, identity_aware, to_front
-from fungrad.interpreters.jvp import defjvp, deflinear_jvp, zero_jvp
+from fungrad.interpreters.jvp import check_real_tangent, defjvp, deflinear_jvp, zero_jvp
 from fungrad.interpreters.lowering import Emitted, impl_emitter, ufunc_emitter
 from fungrad.interpreters.transpose import is_undefined, require_constant
 
@@ -700,6 +700,7 @@ def _convert_jvp(primals, tangents, new_dtype):
     ans = convert_element_type(x, new_dtype)
     if type(t) is Zero or not dtypes.is_differentiable(new_dtype):
         return ans, Zero(get_aval(ans))
+    check_real_tangent(new_dtype)
     return ans, convert_element_type(t, new_dtype)
 
 
