@@ -294,7 +294,7 @@ def pprint_jaxpr(jaxpr: Jaxpr, source_info: bool = False, indent: str = "") -> s
             inner = indent + "    "
             params = "[" + " ".join(f"{k}={_format_param(v, inner)}" for k, v in shown) + "]"
         ins = " ".join(atom(a) for a in eqn.inputs)
-        line = f"    {outs} = {eqn.primitive.name}{params} {ins}"
+        line = f"    {outs} = {eqn.primitive.name}{params}{' ' if ins else ''}{ins}"
         if source_info and eqn.source_info:
             line += f"    # {eqn.source_info}"
         lines.append(indent + line)

@@ -98,6 +98,7 @@ class Row:
     fd_eps: float | None = None  # central-difference step, when not the default
     recast: Callable[[Case, np.dtype], Case] | None = None
     several_operands: bool = False  # cases may have two or more operands
+    operands: bool = True  # False for a primitive of params alone (eye): nothing to map
 
     @property
     def primitive(self) -> core.Primitive:
@@ -480,6 +481,26 @@ def _jit_recast(case: Case, dtype: np.dtype) -> Case:
     return _jit_case(x.astype(dtype), y.astype(dtype), case.note)
 
 
+@st.composite
+def eye_cases(draw, dtype):
+    space = draw(st.lists(st.integers(1, 3), min_size=1, max_size=2).map(tuple))
+    size = int(np.prod(space))
+    offset = draw(st.integers(0, size - 1))
+    count = draw(st.integers(0, size - offset))
+    return Case((), {"shape": (count, *space), "offset": offset, "dtype": np.dtype(dtype)})
+
+
+def _eye_meaning(case: Case) -> np.ndarray:
+    p = case.params
+    size = int(np.prod(p["shape"][1:]))
+    rows = np.eye(size, dtype=p["dtype"])[p["offset"] : p["offset"] + p["shape"][0]]
+    return rows.reshape(p["shape"])
+
+
+def _eye_recast(case: Case, dtype: np.dtype) -> Case:
+    return Case((), {**case.params, "dtype": np.dtype(dtype)})
+
+
 # ---------------------------------------------------------------------------------------
 # The rows
 
@@ -708,6 +729,8 @@ ROWS = [
         linear=((0,),),
         several_operands=True,
     ),
+    # operand-free constants generated inside programs
+    Row("eye", eye_cases, _eye_meaning, recast=_eye_recast, operands=False),
     # contraction
     Row(
         "dot_general",
@@ -732,7 +755,8 @@ ROWS = [
 
 ROW_BY_NAME = {row.name: row for row in ROWS}
 DIFFERENTIABLE = [row for row in ROWS if row.diff]
-NON_DIFFERENTIABLE = [row for row in ROWS if not row.diff]
+NON_DIFFERENTIABLE = [row for row in ROWS if not row.diff and row.operands]
+WITH_OPERANDS = [row for row in ROWS if row.operands]
 LINEAR = [(row, group) for row in ROWS for group in row.linear]
 
 
@@ -1337,7 +1361,7 @@ def assert_same_result(out: Any, expected: Any, what: str) -> None:
     )
 
 
-@rows(ROWS)
+@rows(WITH_OPERANDS)
 @given(data=st.data())
 def test_vmap_equals_stacking_a_loop_over_examples(row, data):
     """Any batch size (1 included), any operands mapped at any axis (negative included),
@@ -1347,7 +1371,7 @@ def test_vmap_equals_stacking_a_loop_over_examples(row, data):
     assert_same_result(out, batch.expected(), "vmap against the loop")
 
 
-@rows(ROWS)
+@rows(WITH_OPERANDS)
 @given(data=st.data())
 def test_vmap_of_vmap_equals_a_double_loop(row, data):
     """Two batch axes; each level maps its own operands at its own axes."""
@@ -1356,7 +1380,7 @@ def test_vmap_of_vmap_equals_a_double_loop(row, data):
     assert_same_result(out, batch.expected(), "vmap of vmap against the double loop")
 
 
-@rows(ROWS)
+@rows(WITH_OPERANDS)
 @given(data=st.data())
 def test_batching_rule_applied_directly_gives_the_output_and_its_batch_dim(row, data):
     """``batch(values, dims, **params) -> (out, out_dim)``, with the dims vmap passes

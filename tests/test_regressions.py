@@ -59,3 +59,78 @@ def test_complex_constants_without_a_derivative_are_fine():
 def test_repeated_argnums_raise_instead_of_returning_zeros(transform, argnums):
     with pytest.raises(FungradValueError, match="names the same argument more than once"):
         transform(lambda x, y: x * y, argnums=argnums)(2.0, 3.0)
+
+
+# ---------------------------------------------------------------------------------------
+# Jacobians of products with a matrix traced by an enclosing transformation
+
+
+def _tanh_layer_jacobian(A, x):
+    return (1 - np.tanh(A @ x) ** 2)[:, None] * A
+
+
+RNG = np.random.default_rng(0)
+A34 = RNG.normal(size=(3, 4))
+X4 = RNG.normal(size=4)
+
+
+@pytest.mark.parametrize("jac", [fungrad.jacfwd, fungrad.jacrev])
+def test_jacobian_of_a_product_with_a_jit_argument(jac):
+    f = fungrad.jit(lambda A, x: jac(lambda x: fnp.tanh(A @ x))(x))
+    np.testing.assert_allclose(f(A34, X4), _tanh_layer_jacobian(A34, X4), rtol=1e-12)
+    # A second call with new values runs the same compiled program.
+    np.testing.assert_allclose(f(2 * A34, X4), _tanh_layer_jacobian(2 * A34, X4), rtol=1e-12)
+
+
+@pytest.mark.parametrize("jac", [fungrad.jacfwd, fungrad.jacrev])
+def test_jacobian_of_a_product_with_a_traced_matrix_stays_a_slice(jac):
+    # The basis times the traced matrix picks columns: the only product is A @ x.
+    closed = fungrad.make_jaxpr(lambda A, x: jac(lambda x: fnp.tanh(A @ x))(x))(A34, X4)
+    assert str(closed).count("dot_general") == 1
+
+
+@pytest.mark.parametrize("jac", [fungrad.jacfwd, fungrad.jacrev])
+def test_gradient_with_respect_to_the_matrix_inside_a_jacobian(jac):
+    from fungrad.test_util import numerical_jacobian
+
+    def loss(A):
+        return fnp.sum(jac(lambda x: fnp.tanh(A @ x))(X4) ** 2)
+
+    expected = numerical_jacobian(lambda A: np.sum(_tanh_layer_jacobian(A, X4) ** 2), A34)
+    np.testing.assert_allclose(fungrad.grad(loss)(A34), expected, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("jac", [fungrad.jacfwd, fungrad.jacrev])
+def test_vmap_over_matrices_of_a_jacobian(jac):
+    batch = np.stack([A34, -0.5 * A34])
+    out = fungrad.vmap(lambda A: jac(lambda x: fnp.tanh(A @ x))(X4))(batch)
+    for i in range(2):
+        np.testing.assert_allclose(out[i], _tanh_layer_jacobian(batch[i], X4), rtol=1e-12)
+
+
+def test_hessian_with_a_traced_matrix():
+    from fungrad.test_util import numerical_jacobian
+
+    B = RNG.normal(size=(4, 4))
+
+    def hessian_trace(A):
+        h = fungrad.hessian(lambda x: fnp.sum(fnp.tanh(A @ x)))(X4)
+        return fnp.sum(h * B)
+
+    def reference(A):
+        t = np.tanh(A @ X4)
+        h = A.T @ np.diag(-2 * t * (1 - t**2)) @ A
+        return np.sum(h * B)
+
+    np.testing.assert_allclose(
+        fungrad.grad(hessian_trace)(A34), numerical_jacobian(reference, A34), rtol=1e-6
+    )
+    assert fungrad.jit(hessian_trace)(A34) == pytest.approx(reference(A34))
+
+
+@pytest.mark.parametrize("jac", [fungrad.jacfwd, fungrad.jacrev, fungrad.hessian])
+def test_make_jaxpr_of_a_jacobian_generates_the_basis_instead_of_holding_it(jac):
+    n = 6
+    closed = fungrad.make_jaxpr(jac(lambda x: fnp.sum(fnp.sin(x) * fnp.sum(x))))(np.ones(n))
+    assert all(np.size(c) < n * n for c in closed.consts)
+    assert "eye[" in str(closed)

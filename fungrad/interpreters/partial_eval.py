@@ -108,7 +108,12 @@ class StagingInterpreter(Interpreter):
             if type(x) is StagingTracer and x.interpreter is self:
                 break
         else:
-            return self.forward_to_parent(prim, args, params)
+            # An operation on values we do not own is computed now, by the parent; an
+            # operation with no operands at all (``eye``) is staged in the programs a
+            # user reads (make_jaxpr, jit), so they generate the constant rather than
+            # capture it as data.
+            if args or not self.record_source:
+                return self.forward_to_parent(prim, args, params)
         inputs = [self.to_atom(x) for x in args]
         rule = prim.abstract_eval
         if rule is None:

@@ -12,7 +12,14 @@ import numpy as np
 
 from fungrad.core import Zero, shape_of, zeros_for
 from fungrad.interpreters import jvp as _jvp
-from fungrad.primitives import elementwise, indexing, linalg, reductions, shape  # noqa: F401
+from fungrad.primitives import (  # noqa: F401
+    creation,
+    elementwise,
+    indexing,
+    linalg,
+    reductions,
+    shape,
+)
 from fungrad.primitives.elementwise import add, cast_like
 from fungrad.primitives.shape import broadcast_to
 

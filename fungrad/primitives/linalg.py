@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from fungrad import dtypes
-from fungrad.core import ShapedArray, new_primitive, shape_of
+from fungrad.core import ShapedArray, get_aval, new_primitive, shape_of
 from fungrad.errors import ShapeError
 from fungrad.interpreters.batching import IdentityRows, dense, identity_aware, to_front
 from fungrad.interpreters.jvp import defjvp
@@ -204,7 +204,7 @@ def _product_with_basis(x, y, dx, dy, dimension_numbers):
         matrix, axis, basis = y, yc[0], x
     else:
         return None
-    if basis.dtype != np.result_type(matrix):
+    if basis.dtype != get_aval(matrix).dtype:
         return None  # the product would promote: let the dense path do it
     picked = matrix
     if basis.offset != 0 or basis.count != shape_of(matrix)[axis]:
