@@ -40,6 +40,7 @@ from fungrad.errors import FungradTypeError, FungradValueError
 from fungrad.interpreters.jvp import jvp_flat
 from fungrad.interpreters.partial_eval import linearize_flat, trace_to_jaxpr
 from fungrad.interpreters.transpose import backward_pass
+from fungrad.traceback_util import api_boundary
 from fungrad.tree_util import (
     tree_flatten,
     tree_map,
@@ -60,6 +61,7 @@ __all__ = [
 # Forward mode
 
 
+@api_boundary("jvp")
 def jvp(
     fun: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool = False
 ) -> tuple[Any, ...]:
@@ -128,6 +130,7 @@ def _check_tangent(primal: Any, tangent: Any, names: ArgNames, i: int) -> Any:
     return tangent
 
 
+@api_boundary("linearize")
 def linearize(fun: Callable, *primals: Any) -> tuple[Any, Callable[..., Any]]:
     """Evaluate ``fun`` at ``primals`` and return its jvp there as a linear function.
 
@@ -146,6 +149,7 @@ def linearize(fun: Callable, *primals: Any) -> tuple[Any, Callable[..., Any]]:
     out_tree = flat_fun.out_tree
     out_avals = [get_aval(p) for p in out_primals]
 
+    @api_boundary("linearize_jvp")
     def f_jvp(*tangents: Any) -> Any:
         flat_tangents, tangent_tree = tree_flatten(tuple(tangents))
         if tangent_tree != in_tree:
@@ -182,6 +186,7 @@ def _linearize(flat_fun: Callable, flat_primals: list[Any], transformation: str)
 # Reverse mode
 
 
+@api_boundary("vjp")
 def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
     """Evaluate ``fun`` at ``primals`` and return a function pulling cotangents back.
 
@@ -216,6 +221,7 @@ def _vjp(
     out_avals = [get_aval(p) for p in out_primals]
     primals_out = tree_unflatten(out_tree, out_primals)
 
+    @api_boundary(f"{transformation}_pullback")
     def vjp_fun(cotangent: Any) -> tuple[Any, ...]:
         flat_cts, ct_tree = tree_flatten(cotangent)
         if ct_tree != out_tree:
@@ -269,6 +275,7 @@ def value_and_grad(
     """
     argnums_t = normalize_argnums("grad", argnums)
 
+    @api_boundary("value_and_grad")
     @functools.wraps(fun)
     def value_and_grad_f(*args: Any, **kwargs: Any) -> Any:
         resolved = check_argnums("grad", argnums_t, len(args))
@@ -300,6 +307,7 @@ def grad(
     """
     value_and_grad_f = value_and_grad(fun, argnums, has_aux)
 
+    @api_boundary("grad")
     @functools.wraps(fun)
     def grad_f(*args: Any, **kwargs: Any) -> Any:
         value, g = value_and_grad_f(*args, **kwargs)
@@ -334,6 +342,7 @@ def _check_scalar_output(out: Any, has_aux: bool) -> None:
         )
 
 
+@api_boundary("linear_transpose")
 def linear_transpose(fun: Callable, *primals: Any) -> Callable[..., tuple[Any, ...]]:
     """The transpose of a linear function ``fun``, traced at ``primals``' shapes and dtypes.
 
@@ -355,6 +364,7 @@ def linear_transpose(fun: Callable, *primals: Any) -> Callable[..., tuple[Any, .
     out_tree = flat_fun.out_tree
     out_avals = [get_aval(o) for o in outs]
 
+    @api_boundary("linear_transpose")
     def transpose_fun(cotangent: Any) -> tuple[Any, ...]:
         flat_cts, ct_tree = tree_flatten(cotangent)
         if ct_tree != out_tree:
@@ -394,6 +404,7 @@ def make_jaxpr(
     """
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
 
+    @api_boundary("make_jaxpr")
     @functools.wraps(fun)
     def make_jaxpr_f(*args: Any, **kwargs: Any) -> ClosedJaxpr:
         resolved_static = (

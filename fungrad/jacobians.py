@@ -28,6 +28,7 @@ from fungrad.arguments import (
 from fungrad.core import ShapedArray, eval_jaxpr, get_aval, zeros_for
 from fungrad.errors import FungradTypeError, FungradValueError
 from fungrad.interpreters.batching import IdentityRows, batch_flat
+from fungrad.traceback_util import api_boundary
 from fungrad.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 
 
@@ -89,6 +90,7 @@ def jacrev(
     argnums_t = normalize_argnums("jacrev", argnums)
     _check_chunk_size("jacrev", chunk_size)
 
+    @api_boundary("jacrev")
     @functools.wraps(fun)
     def jacrev_f(*args: Any, **kwargs: Any) -> Any:
         resolved = check_argnums("jacrev", argnums_t, len(args))
@@ -141,6 +143,7 @@ def jacfwd(
     argnums_t = normalize_argnums("jacfwd", argnums)
     _check_chunk_size("jacfwd", chunk_size)
 
+    @api_boundary("jacfwd")
     @functools.wraps(fun)
     def jacfwd_f(*args: Any, **kwargs: Any) -> Any:
         resolved = check_argnums("jacfwd", argnums_t, len(args))
@@ -206,6 +209,7 @@ def hessian(
         jacrev(fun, argnums, has_aux, chunk_size), argnums, has_aux, chunk_size
     )
 
+    @api_boundary("hessian")
     @functools.wraps(fun)
     def hessian_f(*args: Any, **kwargs: Any) -> Any:
         resolved = check_argnums("hessian", argnums_t, len(args))
@@ -216,6 +220,7 @@ def hessian(
     return hessian_f
 
 
+@api_boundary("hvp")
 def hvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> Any:
     """Hessian-vector product of a scalar ``fun`` at ``primals`` along ``tangents``.
 

@@ -15,6 +15,7 @@ from fungrad.arguments import FlatFun, as_array, as_output
 from fungrad.core import get_aval
 from fungrad.errors import FungradTypeError, FungradValueError
 from fungrad.interpreters.batching import batch_flat, move_batch_dim
+from fungrad.traceback_util import api_boundary
 from fungrad.tree_util import (
     keystr,
     tree_flatten,
@@ -77,6 +78,7 @@ def vmap(
             f"positional argument, got {type(in_axes).__name__}."
         )
 
+    @api_boundary("vmap")
     @functools.wraps(fun)
     def vmapped(*args: Any, **kwargs: Any) -> Any:
         spec = in_axes
