@@ -20,8 +20,11 @@ Array = Any
 
 
 def relu(x: Array) -> Array:
-    """``max(x, 0)``, with derivative 0 at exactly 0 (as JAX and PyTorch define it)."""
-    return fnp.where(x > 0, x, 0.0)
+    """``max(x, 0)``, with derivative 0 at exactly 0 (as JAX and PyTorch define it).
+
+    NaN stays NaN, as in ``maximum(x, 0)``: only ``x <= 0`` is replaced by zero.
+    """
+    return fnp.where(x <= 0, 0.0, x)
 
 
 def sigmoid(x: Array) -> Array:

@@ -591,6 +591,25 @@ ROWS = [
     piecewise_constant_row("floor", np.floor, between_kinks()),
     piecewise_constant_row("ceil", np.ceil, between_kinks()),
     piecewise_constant_row("round", np.round, between_kinks()),
+    # x // y and x % y, with x / y clear of the integers where they jump
+    Row(
+        "floor_divide",
+        elementwise(
+            between_kinks(),
+            lambda dtype: (dtype, st.sampled_from([-2.0, -1.0, -0.5, 0.5, 1.0, 2.0])),
+        ),
+        numpy_meaning(np.floor_divide),
+        piecewise_constant=True,
+        promotes=True,
+        elementwise=True,
+        several_operands=True,
+    ),
+    binary_row(
+        "mod",
+        np.remainder,
+        between_kinks(),
+        lambda dtype: (dtype, st.sampled_from([-2.0, -1.0, -0.5, 0.5, 1.0, 2.0])),
+    ),
     # max/min, never at a tie
     binary_row("logaddexp", np.logaddexp, real(-3, 3), real(-3, 3)),
     binary_row("max", np.maximum, off_grid(0.0), off_grid(0.25)),

@@ -9,11 +9,12 @@ is a composition of primitives needs no derivative rule of its own.
 from __future__ import annotations
 
 import builtins
+import operator
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numpy import (  # noqa: F401  (dtypes and constants, re-exported)
+from numpy import (  # dtypes and constants, re-exported
     bool_,
     complex64,
     complex128,
@@ -33,7 +34,7 @@ from numpy import (  # noqa: F401  (dtypes and constants, re-exported)
 
 import fungrad.primitives  # noqa: F401  (registers the primitives)
 from fungrad.core import Tracer
-from fungrad.errors import ConcretizationError, FungradTypeError, FungradValueError
+from fungrad.errors import AxisError, ConcretizationError, FungradTypeError, FungradValueError
 from fungrad.primitives import elementwise as ew
 from fungrad.primitives.indexing import ARRAY, StaticIndex, gather
 from fungrad.primitives.linalg import dot_general
@@ -53,6 +54,46 @@ from fungrad.primitives.shape import broadcast_to as _broadcast_to
 from fungrad.primitives.shape import concatenate as _concatenate
 from fungrad.primitives.shape import reshape as _reshape
 from fungrad.primitives.shape import transpose as _transpose
+
+# The public names, NumPy's (plus ``stop_gradient``). ``dir(fungrad.numpy)`` lists only
+# these; the helpers imported above stay importable for fungrad's own modules.
+__all__ = [
+    # dtypes and constants
+    "bool_", "complex64", "complex128", "float16", "float32", "float64", "int8", "int16",
+    "int32", "int64", "uint8", "e", "inf", "nan", "newaxis", "pi",
+    # array properties
+    "shape", "ndim", "size", "result_type",
+    # creation
+    "array", "asarray", "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
+    "identity", "zeros_like", "ones_like", "full_like",
+    # arithmetic
+    "add", "subtract", "multiply", "divide", "true_divide", "floor_divide", "remainder",
+    "mod", "divmod", "negative", "power", "square", "reciprocal", "maximum", "minimum",
+    "clip", "abs", "absolute", "sign", "floor", "ceil", "round", "around",
+    # math
+    "exp", "exp2", "expm1", "log", "log1p", "log2", "log10", "logaddexp", "sqrt", "sin",
+    "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
+    # logic
+    "less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "logical_and",
+    "logical_or", "logical_xor", "logical_not", "isfinite", "where",
+    # reductions
+    "sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin",
+    # shapes
+    "reshape", "ravel", "transpose", "swapaxes", "moveaxis", "expand_dims", "squeeze",
+    "broadcast_to", "atleast_1d", "atleast_2d", "atleast_3d", "concatenate", "stack",
+    "hstack", "vstack",
+    # products
+    "dot", "matmul", "tensordot", "inner", "outer", "vdot",
+    # indexing
+    "take", "take_along_axis",
+    # other
+    "astype", "stop_gradient", "linalg",
+]  # fmt: skip
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 ArrayLike = Any
 
@@ -171,18 +212,33 @@ def negative(x: ArrayLike) -> Any:
 
 
 def power(x: ArrayLike, y: ArrayLike) -> Any:
+    """``x ** y``, as ``numpy.power``."""
     x = _operand(x)
-    if isinstance(y, (int, np.integer)) and not isinstance(y, bool):
-        return ew.integer_pow(x, int(y))
+    # A Python int exponent is weakly typed, so integer_pow (whose dtype is x's) is
+    # exact; a NumPy integer takes part in promotion, and booleans have their own rule.
+    if type(y) is int and _dtype(x).kind != "b":
+        return ew.integer_pow(x, y)
     return ew.pow(x, _operand(y))
 
 
 def square(x: ArrayLike) -> Any:
-    return ew.integer_pow(_operand(x), 2)
+    """``x * x``, as ``numpy.square`` (booleans give int8, as in NumPy)."""
+    x = _operand(x)
+    if _dtype(x).kind == "b":
+        x = ew.convert_element_type(x, np.int8)
+    return ew.integer_pow(x, 2)
 
 
 def reciprocal(x: ArrayLike) -> Any:
-    return ew.div(1.0, _operand(x))
+    """``1 / x``, as ``numpy.reciprocal``: of the same dtype, so for integers it is
+    truncated (1 and -1 are their own reciprocals, every other integer gives 0)."""
+    x = _operand(x)
+    kind = _dtype(x).kind
+    if kind in "fc":
+        return ew.div(1.0, x)
+    if kind == "b":
+        x = ew.convert_element_type(x, np.int8)  # NumPy's boolean reciprocal is int8
+    return ew.select(ew.eq(ew.abs(x), 1), x, ew.mul(x, 0))
 
 
 def _unary(prim_fn, doc_name: str):
@@ -213,9 +269,86 @@ absolute = abs
 sign = _unary(ew.sign, "sign")
 floor = _unary(ew.floor, "floor")
 ceil = _unary(ew.ceil, "ceil")
-round = _unary(ew.round, "round")
 isfinite = _unary(ew.isfinite_p.bind, "isfinite")
 logical_not = _unary(ew.not_p.bind, "logical_not")
+
+
+def floor_divide(x: ArrayLike, y: ArrayLike) -> Any:
+    """``x // y``, rounded toward minus infinity, as ``numpy.floor_divide`` (exact for
+    integers). Piecewise constant: its derivative is zero in both arguments.
+
+    >>> import numpy as np, fungrad.numpy as fnp
+    >>> fnp.floor_divide(np.array([7, -7]), 2)
+    array([ 3, -4])
+    """
+    return ew.floor_divide(_operand(x), _operand(y))
+
+
+def remainder(x: ArrayLike, y: ArrayLike) -> Any:
+    """``x % y`` with the sign of ``y``, as ``numpy.remainder`` (exact for integers).
+
+    ``x % y = x - (x // y) * y``, so between its jumps the derivative is 1 in ``x`` and
+    ``-(x // y)`` in ``y``.
+
+    >>> import numpy as np, fungrad, fungrad.numpy as fnp
+    >>> fnp.remainder(np.array([7, -7]), 3)
+    array([1, 2])
+    >>> float(fungrad.grad(lambda y: fnp.remainder(7.5, y))(2.0))
+    -3.0
+    """
+    return ew.mod(_operand(x), _operand(y))
+
+
+mod = remainder
+
+
+def divmod(x: ArrayLike, y: ArrayLike) -> tuple[Any, Any]:
+    """``(x // y, x % y)``, as ``numpy.divmod``."""
+    x, y = _operand(x), _operand(y)
+    return ew.floor_divide(x, y), ew.mod(x, y)
+
+
+def _power_of_ten(n: int) -> float:
+    # As NumPy computes it for round, so that the results agree to the last bit.
+    if n < 9:
+        return float(10**n)
+    out = 1e9
+    for _ in range(n - 9):
+        out *= 10.0
+    return out
+
+
+def round(a: ArrayLike, decimals: int = 0) -> Any:
+    """Round to ``decimals`` decimal places (halves to even), as ``numpy.round``.
+
+    Negative ``decimals`` round to tens, hundreds, ...; integers stay integers. The
+    derivative is zero almost everywhere.
+
+    >>> import numpy as np, fungrad.numpy as fnp
+    >>> fnp.round(np.array([0.5, 1.5, 2.5])), fnp.round(np.array([15, 25]), -1)
+    (array([0., 2., 2.]), array([20, 20]))
+    >>> fnp.round(np.array([3.14159, -0.0123]), 2)
+    array([ 3.14, -0.01])
+    """
+    a = _operand(a)
+    decimals = operator.index(decimals)
+    kind = _dtype(a).kind
+    if decimals == 0 or (decimals > 0 and kind in "iub"):
+        return ew.round(a)
+    if kind == "b":
+        raise FungradTypeError(f"round: cannot round a boolean array to decimals={decimals}")
+    if kind in "iu":
+        # NumPy rounds integers to tens, hundreds, ... through float64, and so do we.
+        as_float = ew.convert_element_type(a, np.float64)
+        return ew.convert_element_type(round(as_float, decimals), _dtype(a))
+    if decimals > 0:
+        scale = _power_of_ten(decimals)
+        return ew.div(ew.round(ew.mul(a, scale)), scale)
+    scale = _power_of_ten(-decimals)
+    return ew.mul(ew.round(ew.div(a, scale)), scale)
+
+
+around = round
 
 
 def log2(x: ArrayLike) -> Any:
@@ -227,7 +360,12 @@ def log10(x: ArrayLike) -> Any:
 
 
 def exp2(x: ArrayLike) -> Any:
-    return ew.exp(ew.mul(_operand(x), float(np.log(2.0))))
+    """``2 ** x``, as ``numpy.exp2``."""
+    x = _operand(x)
+    dtype = _dtype(x)
+    if dtype.kind in "biu" and type(x) is not int:
+        x = ew.convert_element_type(x, np.exp2(np.zeros((), dtype)).dtype)  # int8 -> float16
+    return ew.exp(ew.mul(x, float(np.log(2.0))))
 
 
 def logaddexp(x: ArrayLike, y: ArrayLike) -> Any:
@@ -244,7 +382,8 @@ def minimum(x: ArrayLike, y: ArrayLike) -> Any:
 
 
 def clip(a: ArrayLike, a_min: ArrayLike = None, a_max: ArrayLike = None) -> Any:
-    a = _operand(a)
+    """``a`` limited to ``[a_min, a_max]`` (either may be None), as ``numpy.clip``."""
+    a = _strong(_operand(a))
     if a_min is not None:
         a = ew.max(a, _operand(a_min))
     if a_max is not None:
@@ -301,20 +440,37 @@ def stop_gradient(x: ArrayLike) -> Any:
 # Reductions
 
 
+def _axis_index(axis: Any, ndim: int, name: str) -> int:
+    """One ``axis`` argument as a non-negative int, or an AxisError naming ``name``."""
+    try:
+        a = operator.index(axis)
+    except TypeError:
+        raise FungradTypeError(
+            f"{name}: axis must be an integer, a tuple of integers or None, got {axis!r}"
+        ) from None
+    if not -ndim <= a < ndim:
+        raise AxisError(f"{name}: axis {a} is out of bounds for an array of dimension {ndim}")
+    return a % ndim
+
+
+def _axis_tuple(axis: int | Sequence[int], ndim: int, name: str, arg: str = "axis") -> tuple:
+    """``axis`` (an int or a sequence of ints) as non-negative ints, in the given order."""
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    out = tuple(_axis_index(a, ndim, name) for a in axes)
+    if len(set(out)) != len(out):
+        raise FungradValueError(f"{name}: repeated axis in {arg}={axis!r}")
+    return out
+
+
+def _is_integer(x: Any) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+
+
 def _normalize_axes(axis: int | Sequence[int] | None, ndim: int, name: str) -> tuple[int, ...]:
+    """The sorted axes a reduction runs over (all of them for ``axis=None``)."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = []
-    for a in axes:
-        if not -ndim <= a < ndim:
-            raise FungradValueError(
-                f"{name}: axis {a} is out of bounds for an array of dimension {ndim}"
-            )
-        out.append(int(a) % ndim if ndim else 0)
-    if len(set(out)) != len(out):
-        raise FungradValueError(f"{name}: repeated axis in {axis}")
-    return tuple(sorted(out))
+    return tuple(sorted(_axis_tuple(axis, ndim, name)))
 
 
 def _reduce(fn, x, axis, keepdims, name):
@@ -347,6 +503,7 @@ def mean(a: ArrayLike, axis: int | Sequence[int] | None = None, keepdims: bool =
 def var(
     a: ArrayLike, axis: int | Sequence[int] | None = None, ddof: int = 0, keepdims: bool = False
 ) -> Any:
+    """Variance over ``axis`` (divided by ``N - ddof``), as ``numpy.var``."""
     a = _operand(a)
     axes = _normalize_axes(axis, ndim(a), "var")
     count = int(np.prod([shape(a)[i] for i in axes], dtype=np.int64))
@@ -359,6 +516,9 @@ def var(
 def std(
     a: ArrayLike, axis: int | Sequence[int] | None = None, ddof: int = 0, keepdims: bool = False
 ) -> Any:
+    """Standard deviation over ``axis``, as ``numpy.std``."""
+    a = _operand(a)
+    _normalize_axes(axis, ndim(a), "std")  # so that an error names std, not var
     return ew.sqrt(var(a, axis=axis, ddof=ddof, keepdims=keepdims))
 
 
@@ -379,17 +539,20 @@ amin = min
 def _arg_reduce(fn, a, axis, keepdims, name):
     a = _operand(a)
     if axis is None:
-        return fn(ravel(a), 0)
-    (ax,) = _normalize_axes(axis, ndim(a), name)
+        out = fn(ravel(a), 0)
+        return _reshape(out, (1,) * ndim(a)) if keepdims else out
+    ax = _axis_index(axis, ndim(a), name)
     out = fn(a, ax)
     return _reshape(out, keepdims_shape(shape(a), (ax,))) if keepdims else out
 
 
 def argmax(a: ArrayLike, axis: int | None = None, keepdims: bool = False) -> Any:
+    """Index of the maximum along ``axis`` (of the flattened array by default)."""
     return _arg_reduce(_argmax, a, axis, keepdims, "argmax")
 
 
 def argmin(a: ArrayLike, axis: int | None = None, keepdims: bool = False) -> Any:
+    """Index of the minimum along ``axis`` (of the flattened array by default)."""
     return _arg_reduce(_argmin, a, axis, keepdims, "argmin")
 
 
@@ -418,40 +581,67 @@ def ravel(a: ArrayLike) -> Any:
 
 
 def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
+    """Permute the axes (reverse them by default), as ``numpy.transpose``."""
     a = _operand(a)
     n = ndim(a)
-    perm = tuple(reversed(range(n))) if axes is None else tuple(int(x) % n for x in axes)
+    if axes is None:
+        perm = tuple(reversed(range(n)))
+    else:
+        if len(axes) != n:
+            raise FungradValueError(
+                f"transpose: axes {tuple(axes)} don't match an array of shape {shape(a)}"
+            )
+        perm = _axis_tuple(tuple(axes), n, "transpose", "axes")
     if perm == tuple(range(n)):
         return a
     return _transpose(a, perm)
 
 
 def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Any:
+    """Interchange two axes, as ``numpy.swapaxes``."""
+    a = _operand(a)
     perm = list(range(ndim(a)))
-    axis1, axis2 = axis1 % len(perm), axis2 % len(perm)
+    axis1 = _axis_index(axis1, len(perm), "swapaxes")
+    axis2 = _axis_index(axis2, len(perm), "swapaxes")
     perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
     return transpose(a, perm)
 
 
-def moveaxis(a: ArrayLike, source: int, destination: int) -> Any:
-    perm = list(range(ndim(a)))
-    src = perm.pop(source % len(perm))
-    perm.insert(destination % (len(perm) + 1), src)
-    return transpose(a, perm)
+def moveaxis(a: ArrayLike, source: int | Sequence[int], destination: int | Sequence[int]) -> Any:
+    """Move axes to new positions, the others keeping their order, as ``numpy.moveaxis``.
+
+    >>> import numpy as np, fungrad.numpy as fnp
+    >>> fnp.moveaxis(np.zeros((2, 3, 4)), (0, 1), (2, 0)).shape
+    (3, 4, 2)
+    """
+    a = _operand(a)
+    n = ndim(a)
+    src = _axis_tuple(source, n, "moveaxis", "source")
+    dst = _axis_tuple(destination, n, "moveaxis", "destination")
+    if len(src) != len(dst):
+        raise FungradValueError(
+            f"moveaxis: source={source!r} and destination={destination!r} must have the "
+            "same number of elements"
+        )
+    order = [i for i in range(n) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return transpose(a, order)
 
 
 def expand_dims(a: ArrayLike, axis: int | Sequence[int]) -> Any:
+    """Insert size-1 axes at ``axis`` (positions in the result), as ``numpy.expand_dims``."""
     a = _operand(a)
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out_ndim = ndim(a) + len(axes)
-    positions = sorted(int(x) % out_ndim for x in axes)
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    positions = _axis_tuple(axes, ndim(a) + len(axes), "expand_dims")
     dims = list(shape(a))
-    for p in positions:
+    for p in sorted(positions):
         dims.insert(p, 1)
     return _reshape(a, tuple(dims))
 
 
 def squeeze(a: ArrayLike, axis: int | Sequence[int] | None = None) -> Any:
+    """Remove size-1 axes (all of them, or those in ``axis``), as ``numpy.squeeze``."""
     a = _operand(a)
     s = shape(a)
     if axis is None:
@@ -467,6 +657,7 @@ def squeeze(a: ArrayLike, axis: int | Sequence[int] | None = None) -> Any:
 
 
 def broadcast_to(a: ArrayLike, shape_: Sequence[int]) -> Any:
+    """Broadcast ``a`` to ``shape_`` (trailing dimensions aligned), as ``numpy.broadcast_to``."""
     a = _operand(a)
     target = tuple(shape_)
     if shape(a) == target:
@@ -478,42 +669,90 @@ def broadcast_to(a: ArrayLike, shape_: Sequence[int]) -> Any:
     return _broadcast_to(a, target)
 
 
-def concatenate(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
+def _reshaped_each(arys: tuple, new_shape: Any) -> Any:
+    """Each of ``arys`` reshaped to ``new_shape(its shape)``; one array, or a tuple of them."""
+    out = []
+    for a in arys:
+        a = _operand(a)
+        target = new_shape(shape(a))
+        out.append(a if target == shape(a) else _reshape(a, target))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def atleast_1d(*arys: ArrayLike) -> Any:
+    """Each input with at least one dimension (a scalar becomes shape ``(1,)``)."""
+    return _reshaped_each(arys, lambda s: s or (1,))
+
+
+def atleast_2d(*arys: ArrayLike) -> Any:
+    """Each input with at least two dimensions: ``(N,)`` becomes ``(1, N)``."""
+    return _reshaped_each(arys, lambda s: (1,) * (2 - len(s)) + s)
+
+
+def atleast_3d(*arys: ArrayLike) -> Any:
+    """Each input with at least three dimensions: ``()`` becomes ``(1, 1, 1)``, ``(N,)``
+    becomes ``(1, N, 1)`` and ``(M, N)`` becomes ``(M, N, 1)``, as in NumPy."""
+    return _reshaped_each(arys, lambda s: {0: (1, 1, 1), 1: (1, *s, 1), 2: (*s, 1)}.get(len(s), s))
+
+
+def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
+    """Join arrays along an existing axis (``axis=None``: flattened first), as NumPy."""
     arrays = [_operand(a) for a in arrays]
     if not arrays:
         raise FungradValueError("concatenate needs at least one array")
-    axis = int(axis) % builtins.max(ndim(arrays[0]), 1)
-    return _concatenate(arrays, axis)
+    if axis is None:
+        arrays = [ravel(a) for a in arrays]
+        axis = 0
+    if ndim(arrays[0]) == 0:
+        raise FungradValueError(
+            "concatenate: zero-dimensional arrays cannot be concatenated (use stack, or "
+            "hstack, which makes them 1-D first)"
+        )
+    return _concatenate(arrays, _axis_index(axis, ndim(arrays[0]), "concatenate"))
 
 
 def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
+    """Join same-shaped arrays along a new axis, as ``numpy.stack``."""
     arrays = [_operand(a) for a in arrays]
     if not arrays:
         raise FungradValueError("stack needs at least one array")
     shapes = {shape(a) for a in arrays}
     if len(shapes) != 1:
         raise FungradValueError(f"stack: all input arrays must have the same shape, got {shapes}")
-    axis = int(axis) % (ndim(arrays[0]) + 1)
+    axis = _axis_index(axis, ndim(arrays[0]) + 1, "stack")
     return _concatenate([expand_dims(a, axis) for a in arrays], axis)
 
 
 def hstack(arrays: Sequence[ArrayLike]) -> Any:
-    arrays = [_operand(a) for a in arrays]
+    """Concatenate column-wise (along axis 0 for 1-D inputs), after ``atleast_1d``."""
+    arrays = [atleast_1d(a) for a in arrays]
+    if not arrays:
+        raise FungradValueError("hstack needs at least one array")
     return concatenate(arrays, axis=0 if ndim(arrays[0]) == 1 else 1)
 
 
 def vstack(arrays: Sequence[ArrayLike]) -> Any:
-    arrays = [_operand(a) for a in arrays]
-    return concatenate([a if ndim(a) >= 2 else reshape(a, (1, -1)) for a in arrays], axis=0)
+    """Concatenate row-wise after ``atleast_2d`` (a 1-D input becomes one row)."""
+    return concatenate([atleast_2d(a) for a in arrays], axis=0)
 
 
 # ---------------------------------------------------------------------------------------
 # Products
 
 
+def _strong(x: Any) -> Any:
+    """``x`` with a Python scalar made a NumPy value, for the functions that (unlike
+    ufuncs) promote Python scalars as arrays of their default dtype, as NumPy does."""
+    if type(x) in (float, int, complex):
+        return np.asarray(x)
+    if isinstance(x, Tracer) and x.aval.weak_type:
+        return ew.convert_element_type(x, x.dtype)
+    return x
+
+
 def dot(a: ArrayLike, b: ArrayLike) -> Any:
     """As ``numpy.dot``: the last axis of ``a`` with the second-to-last of ``b``."""
-    a, b = _operand(a), _operand(b)
+    a, b = _strong(_operand(a)), _strong(_operand(b))
     na, nb = ndim(a), ndim(b)
     if na == 0 or nb == 0:
         return ew.mul(a, b)
@@ -553,23 +792,32 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Any:
 
 
 def tensordot(a: ArrayLike, b: ArrayLike, axes: int | Sequence[Sequence[int]] = 2) -> Any:
-    a, b = _operand(a), _operand(b)
-    if isinstance(axes, (int, np.integer)):
+    """Sum of products over ``axes`` (the last ``axes`` of ``a`` with the first of ``b``,
+    or a pair of axis lists), as ``numpy.tensordot``."""
+    a, b = _strong(_operand(a)), _strong(_operand(b))
+    if _is_integer(axes):
+        if not 0 <= axes <= builtins.min(ndim(a), ndim(b)):
+            raise FungradValueError(
+                f"tensordot: axes={axes} for operands of shapes {shape(a)} and {shape(b)}"
+            )
         a_axes = tuple(range(ndim(a) - axes, ndim(a)))
         b_axes = tuple(range(axes))
     else:
         a_axes, b_axes = axes
-        a_axes = (a_axes,) if isinstance(a_axes, int) else tuple(a_axes)
-        b_axes = (b_axes,) if isinstance(b_axes, int) else tuple(b_axes)
-        a_axes = tuple(x % ndim(a) for x in a_axes)
-        b_axes = tuple(x % ndim(b) for x in b_axes)
+        a_axes = _axis_tuple(a_axes, ndim(a), "tensordot", "axes")
+        b_axes = _axis_tuple(b_axes, ndim(b), "tensordot", "axes")
+        if len(a_axes) != len(b_axes):
+            raise FungradValueError(
+                f"tensordot: axes={axes!r} must name as many axes of a as of b"
+            )
     for ia, ib in zip(a_axes, b_axes):
         _check_contract("tensordot", shape(a), shape(b), ia, ib)
     return dot_general(a, b, ((a_axes, b_axes), ((), ())))
 
 
 def inner(a: ArrayLike, b: ArrayLike) -> Any:
-    a, b = _operand(a), _operand(b)
+    """Sum of products over the last axes, as ``numpy.inner``."""
+    a, b = _strong(_operand(a)), _strong(_operand(b))
     if ndim(a) == 0 or ndim(b) == 0:
         return ew.mul(a, b)
     return dot_general(a, b, (((ndim(a) - 1,), (ndim(b) - 1,)), ((), ())))
@@ -597,12 +845,13 @@ def _static_int(v: Any, what: str) -> int | None:
 
 
 def getitem(x: ArrayLike, index: Any) -> Any:
-    """``x[index]`` with NumPy's basic and integer-array indexing."""
+    """``x[index]`` with NumPy's basic and integer-array indexing, boolean masks included."""
     x = _operand(x)
     if not isinstance(index, tuple):
         index = (index,)
     entries: list[Any] = []
     arrays: list[Any] = []
+    new_axes: list[int] = []  # entries that index an axis inserted for a scalar boolean
     for item in index:
         if item is None or item is Ellipsis:
             entries.append(item)
@@ -614,11 +863,57 @@ def getitem(x: ArrayLike, index: Any) -> Any:
                     _static_int(item.step, "step"),
                 )
             )
-        elif isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_)):
+        elif _is_integer(item):
             entries.append(int(item))
         else:
-            _add_array_index(item, entries, arrays)
+            mask = _scalar_mask(item)
+            if mask is None:
+                _add_array_index(item, entries, arrays)
+            else:
+                # NumPy reads a scalar boolean as a 0-d mask: a new axis of length 1
+                # (True) or 0 (False). So: insert a size-1 axis, then index it with
+                # [0] or [], an ordinary array index.
+                new_axes.append(len(entries))
+                entries.append(ARRAY)
+                arrays.append(np.zeros(1 if mask else 0, np.intp))
+    if new_axes:
+        x = expand_dims(x, _inserted_axes(entries, new_axes, ndim(x) + len(new_axes)))
     return gather(x, *arrays, index=StaticIndex(tuple(entries)))
+
+
+def _scalar_mask(item: Any) -> bool | None:
+    """The value of a scalar boolean index (``True``, a 0-d boolean array), else None."""
+    if isinstance(item, (bool, np.bool_)):
+        return bool(item)
+    if isinstance(item, Tracer):
+        if item.dtype.kind != "b" or item.shape:
+            return None
+        try:
+            return bool(np.asarray(item.to_concrete()))
+        except ConcretizationError as err:
+            raise ConcretizationError(
+                "indexing with a scalar boolean adds an axis of length 1 or 0 depending "
+                "on its value, which is abstract here. Use fungrad.numpy.where instead. "
+                f"{err}"
+            ) from None
+    if isinstance(item, np.ndarray) and item.dtype.kind == "b" and not item.shape:
+        return bool(item)
+    return None
+
+
+def _inserted_axes(entries: list[Any], new_axes: list[int], full_ndim: int) -> tuple[int, ...]:
+    """Positions, in the array with the new axes, of the axes the ``new_axes`` entries index."""
+    consumed = builtins.sum(1 for e in entries if e is ARRAY or type(e) in (int, slice))
+    positions = []
+    position = 0
+    for i, e in enumerate(entries):
+        if i in new_axes:
+            positions.append(position)
+        if e is Ellipsis:
+            position += full_ndim - consumed
+        elif e is not None:
+            position += 1
+    return tuple(positions)
 
 
 def _add_array_index(item: Any, entries: list[Any], arrays: list[Any]) -> None:
@@ -656,25 +951,52 @@ def _add_array_index(item: Any, entries: list[Any], arrays: list[Any]) -> None:
 
 
 def take(a: ArrayLike, indices: ArrayLike, axis: int | None = None) -> Any:
+    """Elements at ``indices`` along ``axis`` (of the flattened array by default)."""
+    a = _operand(a)
     if axis is None:
-        return getitem(ravel(a), indices)
-    axis = int(axis) % ndim(a)
+        return getitem(ravel(a), _operand(indices))
+    axis = _axis_index(axis, ndim(a), "take")
     return getitem(a, (slice(None),) * axis + (_operand(indices),))
 
 
-def take_along_axis(arr: ArrayLike, indices: ArrayLike, axis: int) -> Any:
-    """As ``numpy.take_along_axis`` (used to pick per-example entries, e.g. log-probs)."""
-    arr = _operand(arr)
-    axis = int(axis) % ndim(arr)
-    idx_shape = shape(indices)
+def take_along_axis(arr: ArrayLike, indices: ArrayLike, axis: int | None = -1) -> Any:
+    """As ``numpy.take_along_axis``: ``indices`` picks entries along ``axis`` and broadcasts
+    against ``arr`` in the other dimensions (``axis=None``: of the flattened array).
+
+    >>> import numpy as np, fungrad.numpy as fnp
+    >>> fnp.take_along_axis(np.array([[10, 11, 12], [20, 21, 22]]), np.array([[2, 0]]), 1)
+    array([[12, 10],
+           [22, 20]])
+    """
+    arr, indices = _operand(arr), _operand(indices)
+    if _dtype(indices).kind not in "iu":
+        raise FungradTypeError(
+            f"take_along_axis: indices must be integers, got dtype {_dtype(indices)}"
+        )
+    if axis is None:
+        if ndim(indices) != 1:
+            raise FungradValueError(
+                "take_along_axis: with axis=None the indices must be 1-D, got shape "
+                f"{shape(indices)}"
+            )
+        arr, axis = ravel(arr), 0
+    axis = _axis_index(axis, ndim(arr), "take_along_axis")
+    if ndim(indices) != ndim(arr) or any(
+        i != axis and d not in (1, n) for i, (d, n) in enumerate(zip(shape(indices), shape(arr)))
+    ):
+        raise FungradValueError(
+            f"take_along_axis: indices of shape {shape(indices)} do not fit an array of shape "
+            f"{shape(arr)} along axis {axis}: they need as many dimensions, each of size 1 or "
+            "the array's, except along axis"
+        )
     index: list[Any] = []
-    for i in range(ndim(arr)):
+    for i, n in enumerate(shape(arr)):
         if i == axis:
-            index.append(_operand(indices))
+            index.append(indices)
         else:
             dims = [1] * ndim(arr)
-            dims[i] = idx_shape[i]
-            index.append(np.arange(idx_shape[i]).reshape(dims))
+            dims[i] = n
+            index.append(np.arange(n).reshape(dims))
     return getitem(arr, tuple(index))
 
 

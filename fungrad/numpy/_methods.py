@@ -17,6 +17,12 @@ def _swap(fn):
     return lambda self, other: fn(other, self)
 
 
+def _round(self: Tracer, ndigits: int | None = None) -> Any:
+    # Python's round() of a traced value stays an array of its dtype (as in JAX): an
+    # int would need the value, which may be abstract.
+    return fnp.round(self, 0 if ndigits is None else ndigits)
+
+
 _OPERATORS = {
     "__add__": fnp.add,
     "__radd__": _swap(fnp.add),
@@ -26,6 +32,12 @@ _OPERATORS = {
     "__rmul__": _swap(fnp.multiply),
     "__truediv__": fnp.divide,
     "__rtruediv__": _swap(fnp.divide),
+    "__floordiv__": fnp.floor_divide,
+    "__rfloordiv__": _swap(fnp.floor_divide),
+    "__mod__": fnp.remainder,
+    "__rmod__": _swap(fnp.remainder),
+    "__divmod__": fnp.divmod,
+    "__rdivmod__": _swap(fnp.divmod),
     "__pow__": fnp.power,
     "__rpow__": _swap(fnp.power),
     "__matmul__": fnp.matmul,
@@ -46,6 +58,7 @@ _OPERATORS = {
     "__abs__": fnp.abs,
     "__invert__": fnp.logical_not,
     "__getitem__": fnp.getitem,
+    "__round__": _round,
 }
 
 
@@ -77,6 +90,7 @@ _METHODS = {
     "dot": fnp.dot,
     "clip": fnp.clip,
     "swapaxes": fnp.swapaxes,
+    "round": fnp.round,
 }
 
 for _name, _fn in {**_OPERATORS, **_METHODS}.items():
@@ -88,6 +102,9 @@ Tracer.ufunc_overrides.update(
         np.subtract: fnp.subtract,
         np.multiply: fnp.multiply,
         np.true_divide: fnp.divide,
+        np.floor_divide: fnp.floor_divide,
+        np.remainder: fnp.remainder,
+        np.divmod: fnp.divmod,
         np.power: fnp.power,
         np.matmul: fnp.matmul,
         np.less: fnp.less,

@@ -493,6 +493,30 @@ def round(x: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------
+# floor_divide and mod: NumPy's ``//`` and ``%`` (the remainder takes the divisor's sign),
+# exact for integers. x // y is piecewise constant; x % y = x - (x // y) * y has slope 1
+# in x and -(x // y) in y between its jumps.
+
+floor_divide_p = nary_elementwise("floor_divide", np.floor_divide)
+mod_p = nary_elementwise("mod", np.remainder)
+zero_jvp(floor_divide_p)
+
+
+def floor_divide(x: Any, y: Any) -> Any:
+    return floor_divide_p.bind(x, y)
+
+
+def mod(x: Any, y: Any) -> Any:
+    return mod_p.bind(x, y)
+
+
+defjvp(
+    mod_p,
+    lambda t, ans, x, y: t,
+    lambda t, ans, x, y: neg(mul(t, floor_divide(x, y))),
+)
+
+# ---------------------------------------------------------------------------------------
 # logaddexp: log(exp(x) + exp(y)) without overflow; softplus is logaddexp(x, 0).
 
 logaddexp_p = nary_elementwise("logaddexp", np.logaddexp)

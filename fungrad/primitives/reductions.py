@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from fungrad.core import ShapedArray, new_primitive
+from fungrad.core import ShapedArray, get_aval, new_primitive
 from fungrad.errors import ShapeError
 from fungrad.interpreters.jvp import defjvp, deflinear_jvp, zero_jvp
 from fungrad.interpreters.lowering import Emitted, impl_emitter
@@ -88,10 +88,13 @@ reduce_sum_p.identity_operand = lambda avals, consts, axes: 0 if not axes else N
 
 
 def _chosen_jvp(t, ans, x, axes):
-    # The tangent at the extremum, averaged over ties (as JAX does).
+    # The tangent at the extremum, averaged over ties (as JAX does). ``x`` may be a
+    # Python scalar (``fnp.max(3.0)``), so its shape and dtype come from its aval.
     from fungrad.primitives.shape import reshape
 
-    location = convert_element_type(eq(x, reshape(ans, keepdims_shape(x.shape, axes))), x.dtype)
+    x_aval = get_aval(x)
+    at_extremum = eq(x, reshape(ans, keepdims_shape(x_aval.shape, axes)))
+    location = convert_element_type(at_extremum, x_aval.dtype)
     return div(reduce_sum(mul(t, location), axes), reduce_sum(location, axes))
 
 
