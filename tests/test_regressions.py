@@ -134,3 +134,41 @@ def test_make_jaxpr_of_a_jacobian_generates_the_basis_instead_of_holding_it(jac)
     closed = fungrad.make_jaxpr(jac(lambda x: fnp.sum(fnp.sin(x) * fnp.sum(x))))(np.ones(n))
     assert all(np.size(c) < n * n for c in closed.consts)
     assert "eye[" in str(closed)
+
+
+# ---------------------------------------------------------------------------------------
+# jit's simplifier
+
+
+@pytest.mark.parametrize(
+    "fun",
+    [lambda x: x / 1, lambda x: x / True, lambda x: x * 1.0, lambda x: 1.0 * x, lambda x: x + 0.0],
+    ids=["int / 1", "int / True", "int * 1.0", "1.0 * int", "int + 0.0"],
+)
+def test_jit_drops_an_identity_operation_only_where_it_keeps_the_dtype(fun):
+    x = np.arange(3)
+    expected = fun(x)
+    out = fungrad.jit(fun)(x)
+    assert out.dtype == expected.dtype
+    np.testing.assert_array_equal(out, expected)
+
+
+# ---------------------------------------------------------------------------------------
+# Weak types of Python scalars across jit boundaries
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [
+        lambda f: fungrad.jvp(f, (2.0,), (1.0,)),
+        lambda f: fungrad.linearize(f, 2.0)[0],
+        lambda f: fungrad.vjp(f, 2.0)[0],
+        lambda f: fungrad.value_and_grad(lambda x: fnp.sum(f(x)))(2.0)[0],
+    ],
+    ids=["jvp", "linearize", "vjp", "value_and_grad"],
+)
+def test_python_scalar_arguments_stay_weak_entering_a_jit_under_differentiation(transform):
+    y = np.ones(3, np.float32)
+    inner = fungrad.jit(lambda a: a * y)
+    for out in fungrad.tree_util.tree_leaves(transform(lambda x: inner(x))):
+        assert out.dtype == np.float32  # as 2.0 * y is

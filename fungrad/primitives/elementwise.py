@@ -264,30 +264,25 @@ def _is_constant(value: Any, target: float) -> bool:
     return value is not None and bool(np.all(np.asarray(value) == target))
 
 
-def _identity_when(constant: float, positions: tuple[int, ...]):
+def _identity_when(prim: Primitive, constant: float, positions: tuple[int, ...]):
     """identity_operand rule: ``x op c`` is ``x`` when c == constant and x has the result's
-    type; ``positions`` lists where the constant may stand (0 or 1)."""
+    type (by ``prim``'s own shape/dtype rule: ``int / 1`` is a float); ``positions``
+    lists where the constant may stand (0 or 1)."""
 
     def rule(avals, consts, **params):
         for pos in positions:
             other = 1 - pos
-            if _is_constant(consts[pos], constant) and avals[other] == _result_aval(avals):
+            if _is_constant(consts[pos], constant) and avals[other] == prim.abstract_eval(*avals):
                 return other
         return None
 
     return rule
 
 
-def _result_aval(avals):
-    shape = np.broadcast_shapes(*(a.shape for a in avals))
-    dtype, weak = dtypes.result_type(*avals)
-    return ShapedArray(shape, dtype, weak)
-
-
-add_p.identity_operand = _identity_when(0.0, (0, 1))
-sub_p.identity_operand = _identity_when(0.0, (1,))
-mul_p.identity_operand = _identity_when(1.0, (0, 1))
-div_p.identity_operand = _identity_when(1.0, (1,))
+add_p.identity_operand = _identity_when(add_p, 0.0, (0, 1))
+sub_p.identity_operand = _identity_when(sub_p, 0.0, (1,))
+mul_p.identity_operand = _identity_when(mul_p, 1.0, (0, 1))
+div_p.identity_operand = _identity_when(div_p, 1.0, (1,))
 add_p.transpose = _add_transpose
 sub_p.transpose = _sub_transpose
 mul_p.transpose = _mul_transpose
