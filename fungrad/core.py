@@ -429,6 +429,11 @@ class Tracer:
     def size(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
 
+    @property
+    def weak_type(self) -> bool:
+        """Whether this value stands for a Python scalar (weakly typed, as in NumPy)."""
+        return self.aval.weak_type
+
     def __len__(self) -> int:
         if not self.shape:
             raise TypeError("len() of a 0-d (scalar) traced array")
@@ -551,10 +556,29 @@ class Interpreter:
 
 
 class _State:
-    __slots__ = ("current",)
+    __slots__ = ("current", "numpy_typing")
 
     def __init__(self) -> None:
         self.current: Interpreter = EvalInterpreter(None, "eval")
+        # True while a fungrad.numpy function runs: results computed from Python
+        # scalars alone are NumPy scalars (strongly typed), as NumPy's functions return
+        # them, rather than Python scalars, as Python's arithmetic does.
+        self.numpy_typing = False
+
+
+class numpy_typing:
+    """Context manager: results of Python scalars are typed as NumPy's functions type
+    them (``numpy.sin(2.0)`` is a strongly typed ``numpy.float64``) instead of as Python
+    arithmetic does (``2.0 * 2.0`` is a weakly typed float)."""
+
+    __slots__ = ("previous",)
+
+    def __enter__(self) -> None:
+        self.previous = _state.numpy_typing
+        _state.numpy_typing = True
+
+    def __exit__(self, *exc: Any) -> None:
+        _state.numpy_typing = self.previous
 
 
 class EvalInterpreter(Interpreter):
@@ -580,8 +604,10 @@ class EvalInterpreter(Interpreter):
             if prim.impl is None:
                 raise missing_rule(prim, "implementation") from None
             raise
-        if (isinstance(out, np.generic) or (type(out) is np.ndarray and not out.shape)) and all(
-            type(x) in _WEAK_TYPES for x in args
+        if (
+            (isinstance(out, np.generic) or (type(out) is np.ndarray and not out.shape))
+            and all(type(x) in _WEAK_TYPES for x in args)
+            and not _state.numpy_typing
         ):
             # Python scalars in: NumPy returns a (strongly typed) NumPy scalar, but
             # where the shape rule says the result is weak (Python arithmetic would

@@ -1055,12 +1055,18 @@ def test_stop_gradient_eager_returns_its_input_values():
     assert_allclose(stop_gradient(np.array([1.0, 2.0])), [1.0, 2.0])
 
 
-def test_python_scalars_stay_weak_only_where_the_shape_rule_says_so():
-    assert type(fnp.sin(2.0)) is float  # weak in, weak out
+def test_python_scalars_are_weak_and_numpy_functions_of_them_are_not():
+    # As in NumPy: fnp.sin(2.0) is a numpy.float64 (with array methods), which takes
+    # part in promotion, while Python arithmetic on a Python scalar (s * s) stays weak.
+    assert type(fnp.sin(2.0)) is np.float64
+    assert fnp.sin(2.0).clip(0, 0.5) == 0.5
     assert fnp.astype(3.0, np.float32).dtype == np.float32  # a cast makes it strong
     x32 = np.ones(2, np.float32)
     f = lambda x, s: x * fnp.sin(s * s)  # noqa: E731
-    assert f(x32, 3.0).dtype == np.float32
-    assert fungrad.jit(f)(x32, 3.0).dtype == np.float32
-    assert fungrad.vmap(f, in_axes=(0, None))(np.ones((2, 2), np.float32), 3.0).dtype == np.float32
-    assert fungrad.jvp(f, (x32, 3.0), (x32, 1.0))[0].dtype == np.float32
+    g = lambda x, s: x * (s * s)  # noqa: E731
+    for fun, dtype in ((f, np.float64), (g, np.float32)):
+        assert fun(x32, 3.0).dtype == dtype == (x32 * np.sin(9.0) if fun is f else x32 * 9.0).dtype
+        assert fungrad.jit(fun)(x32, 3.0).dtype == dtype
+        batch = np.ones((2, 2), np.float32)
+        assert fungrad.vmap(fun, in_axes=(0, None))(batch, 3.0).dtype == dtype
+        assert fungrad.jvp(fun, (x32, 3.0), (x32, 1.0))[0].dtype == dtype

@@ -172,3 +172,72 @@ def test_python_scalar_arguments_stay_weak_entering_a_jit_under_differentiation(
     inner = fungrad.jit(lambda a: a * y)
     for out in fungrad.tree_util.tree_leaves(transform(lambda x: inner(x))):
         assert out.dtype == np.float32  # as 2.0 * y is
+
+
+# ---------------------------------------------------------------------------------------
+# fungrad.numpy functions of Python scalars return what NumPy returns
+
+SCALAR_CALLS = [
+    ("sin", (2.0,)),
+    ("exp", (1,)),
+    ("add", (1, 2)),
+    ("add", (1, 2.0)),
+    ("multiply", (True, 2)),
+    ("divide", (1, 2)),
+    ("power", (2.0, 3)),
+    ("maximum", (1.0, 2)),
+    ("floor_divide", (7, 2)),
+    ("remainder", (7.5, 2)),
+    ("sum", (2.0,)),
+    ("max", (3,)),
+    ("mean", (2.0,)),
+    ("abs", (-2,)),
+    ("square", (3.0,)),
+    ("sqrt", (4.0,)),
+    ("round", (2.5,)),
+    ("where", (True, 1.0, 2.0)),
+    ("logaddexp", (0.0, 0.0)),
+    ("greater", (1.0, 2.0)),
+]
+
+
+@pytest.mark.parametrize("name, args", SCALAR_CALLS, ids=[f"{n}{a}" for n, a in SCALAR_CALLS])
+def test_functions_of_python_scalars_return_numpys_type(name, args):
+    ours, theirs = getattr(fnp, name)(*args), getattr(np, name)(*args)
+    assert type(ours) is type(theirs)
+    assert ours.dtype == theirs.dtype
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_numpy_scalar_results_have_array_methods():
+    assert fnp.sin(2.0).clip(0.0, 0.5) == 0.5
+    assert fnp.add(1, 2).shape == ()
+
+
+def _mixed(x32, s):
+    return x32 * fnp.sin(s) + fnp.sum(s) * x32
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        lambda f, x, s: f(x, s),
+        lambda f, x, s: fungrad.jit(f)(x, s),
+        lambda f, x, s: fungrad.jvp(f, (x, s), (x, 1.0))[0],
+        lambda f, x, s: fungrad.jvp(f, (x, s), (x, 1.0))[1],
+        lambda f, x, s: fungrad.vmap(f, in_axes=(0, None))(np.stack([x, x]), s)[0],
+        lambda f, x, s: fungrad.linearize(f, x, s)[0],
+        lambda f, x, s: fungrad.jacfwd(f, argnums=0)(x, s)[0],
+    ],
+    ids=["eager", "jit", "jvp primal", "jvp tangent", "vmap", "linearize", "jacfwd"],
+)
+def test_numpy_promotion_of_python_scalar_results_is_the_same_under_every_transformation(run):
+    x32 = np.ones(3, np.float32)
+    expected = (x32 * np.sin(2.0) + np.sum(2.0) * x32).dtype  # float64, as NumPy says
+    assert run(_mixed, x32, 2.0).dtype == expected
+
+
+def test_numpy_typed_results_add_no_equations_to_a_jaxpr():
+    closed = fungrad.make_jaxpr(lambda s: fnp.sin(s) * fnp.cos(s))(2.0)
+    assert "convert_element_type" not in str(closed)
+    assert [str(a) for a in closed.out_avals] == ["ShapedArray((), float64)"]

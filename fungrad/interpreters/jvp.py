@@ -25,6 +25,8 @@ from fungrad.core import (
 )
 from fungrad.errors import FungradTypeError
 
+_WEAK_SCALARS = (float, int, complex)
+
 
 class JVPTracer(Tracer):
     __slots__ = ("primal", "tangent")
@@ -42,6 +44,11 @@ class JVPTracer(Tracer):
     def shape(self):
         p = self.primal
         return p.shape if hasattr(p, "shape") else ()
+
+    @property
+    def weak_type(self) -> bool:
+        p = self.primal
+        return type(p) in _WEAK_SCALARS or (isinstance(p, Tracer) and p.weak_type)
 
     def to_concrete(self) -> Any:
         p = self.primal

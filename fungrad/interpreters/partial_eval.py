@@ -125,6 +125,8 @@ class StagingInterpreter(Interpreter):
             raise ShapeError(f"{err} (at {line or user_source_line()})") from None
         if prim.multiple_results:
             outputs = [Var(a) for a in out_aval]
+        elif out_aval.weak_type and _state.numpy_typing:
+            outputs = [Var(out_aval.strip_weak_type())]  # see core.numpy_typing
         else:
             outputs = [Var(out_aval)]
         self.eqns.append(Eqn(prim, inputs, params, outputs, line))

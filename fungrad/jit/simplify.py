@@ -138,7 +138,8 @@ def forward_identities(closed: ClosedJaxpr) -> ClosedJaxpr:
                 None if v is _UNKNOWN else v for v in (_known_value(a, known) for a in inputs)
             ]
             index = rule([a.aval for a in inputs], consts, **eqn.params)
-            if index is not None and inputs[index].aval.shape == eqn.outputs[0].aval.shape:
+            # The operand must have the output's whole type (shape, dtype, weak type).
+            if index is not None and inputs[index].aval == eqn.outputs[0].aval:
                 rw.subst[eqn.outputs[0]] = inputs[index]
                 continue
         rw.eqns.append(Eqn(eqn.primitive, inputs, eqn.params, eqn.outputs, eqn.source_info))

@@ -9,6 +9,7 @@ is a composition of primitives needs no derivative rule of its own.
 from __future__ import annotations
 
 import builtins
+import functools
 import operator
 from collections.abc import Sequence
 from typing import Any
@@ -33,7 +34,7 @@ from numpy import (  # dtypes and constants, re-exported
 )
 
 import fungrad.primitives  # noqa: F401  (registers the primitives)
-from fungrad.core import Tracer
+from fungrad.core import Tracer, numpy_typing
 from fungrad.errors import AxisError, ConcretizationError, FungradTypeError, FungradValueError
 from fungrad.primitives import elementwise as ew
 from fungrad.primitives.indexing import ARRAY, StaticIndex, gather
@@ -1001,5 +1002,47 @@ def take_along_axis(arr: ArrayLike, indices: ArrayLike, axis: int | None = -1) -
 
 
 e = np.e
+
+
+# ---------------------------------------------------------------------------------------
+# NumPy's result types for Python scalars
+
+# A result computed from Python scalars alone is a Python scalar inside fungrad (weakly
+# typed, as Python arithmetic keeps it), but ``numpy.sin(2.0)`` is a ``numpy.float64``,
+# which takes part in promotion: so is ``fnp.sin(2.0)``, under every transformation
+# (see core.numpy_typing). What NumPy returns for Python scalars:
+_NUMPY_SCALAR = {float: np.float64, int: np.int64, complex: np.complex128, bool: np.bool_}
+
+
+def _numpy_value(out: Any) -> Any:
+    """``out`` as NumPy types it: a value returned without computing it (an argument
+    passed through) is still a NumPy scalar, or a strongly typed traced value."""
+    convert = _NUMPY_SCALAR.get(type(out))
+    if convert is not None:
+        return convert(out)
+    if isinstance(out, Tracer):
+        return ew.convert_element_type(out, out.dtype) if out.weak_type else out
+    if type(out) is tuple:
+        return tuple(_numpy_value(o) for o in out)
+    return out
+
+
+def _with_numpy_results(fn: Any) -> Any:
+    @functools.wraps(fn)
+    def numpy_function(*args: Any, **kwargs: Any) -> Any:
+        with numpy_typing():
+            return _numpy_value(fn(*args, **kwargs))
+
+    return numpy_function
+
+
+# Every public function of this module returns NumPy's types. The operators of traced
+# values use the unwrapped functions (``__wrapped__``): ``x * 2.0`` of a Python float x
+# is a Python float, and stays weakly typed when x is traced.
+_RESULT_AS_IS = {"shape", "ndim", "size", "result_type", "array", "asarray", "linalg"}
+for _name in set(__all__) - _RESULT_AS_IS:
+    _fn = globals()[_name]
+    if getattr(_fn, "__module__", None) == __name__:
+        globals()[_name] = _with_numpy_results(_fn)
 
 from fungrad.numpy import _methods, linalg  # noqa: E402,F401  (installs tracer methods)

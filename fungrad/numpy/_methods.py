@@ -13,7 +13,15 @@ import fungrad.numpy as fnp
 from fungrad.core import Tracer
 
 
+def _python(fn):
+    # An operator is Python's arithmetic, not NumPy's function of the same name: on
+    # Python scalars it gives a Python scalar, which stays weakly typed when traced
+    # (fungrad.numpy's public functions return NumPy's types; the unwrapped ones don't).
+    return getattr(fn, "__wrapped__", fn)
+
+
 def _swap(fn):
+    fn = _python(fn)
     return lambda self, other: fn(other, self)
 
 
@@ -60,6 +68,7 @@ _OPERATORS = {
     "__getitem__": fnp.getitem,
     "__round__": _round,
 }
+_OPERATORS = {name: _python(fn) for name, fn in _OPERATORS.items()}
 
 
 def _reshape(self: Tracer, *shape: Any) -> Any:
