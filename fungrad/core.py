@@ -99,6 +99,9 @@ def get_aval(x: Any) -> ShapedArray:
         arr = np.asarray(x)
         if arr.dtype != object:
             return ShapedArray(arr.shape, arr.dtype)
+    aval = getattr(x, "aval", None)  # a symbolic value that knows its type (basis rows)
+    if type(aval) is ShapedArray:
+        return aval
     raise TypeError(
         f"fungrad cannot use a value of type {type(x).__name__} as an array: {x!r:.80}. "
         "Pass NumPy arrays, Python scalars, or nested lists of numbers."

@@ -25,9 +25,9 @@ from fungrad.arguments import (
     normalize_argnums,
     partial_argnums,
 )
+from fungrad.basis import IdentityRows, batch_over_basis
 from fungrad.core import ShapedArray, eval_jaxpr, get_aval, zeros_for
 from fungrad.errors import FungradTypeError, FungradValueError
-from fungrad.interpreters.batching import IdentityRows, batch_flat
 from fungrad.traceback_util import api_boundary
 from fungrad.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 
@@ -58,7 +58,7 @@ def _batched_over_basis(
     """``linear_fun`` applied to every basis vector of ``aval``'s space, stacked on axis 0."""
     pieces: list[list[Any]] = []
     for chunk in _basis_chunks(aval, chunk_size):
-        outs = batch_flat(linear_fun, [chunk], [0], chunk.shape[0])
+        outs = batch_over_basis(linear_fun, chunk)
         pieces.append([_with_batch(value, dim, chunk.shape[0]) for value, dim in outs])
     if len(pieces) == 1:
         return pieces[0]

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from fungrad import dtypes
-from fungrad.core import Primitive, ShapedArray, Tracer, Zero, get_aval, new_primitive, shape_of
+from fungrad.core import Primitive, ShapedArray, Zero, get_aval, new_primitive, shape_of
 from fungrad.errors import ShapeError
-from fungrad.interpreters.batching import IdentityRows, dense, identity_aware, to_front
+from fungrad.interpreters.batching import to_front
 from fungrad.interpreters.jvp import check_real_tangent, defjvp, deflinear_jvp, zero_jvp
 from fungrad.interpreters.lowering import Emitted, impl_emitter, ufunc_emitter
 from fungrad.interpreters.transpose import is_undefined, require_constant
@@ -202,34 +202,6 @@ def cast_like(x: Any, dtype: np.dtype) -> Any:
 defjvp(add_p, lambda t, ans, x, y: t, lambda t, ans, x, y: t)
 defjvp(sub_p, lambda t, ans, x, y: t, lambda t, ans, x, y: neg(t))
 defjvp(mul_p, lambda t, ans, x, y: mul(t, y), lambda t, ans, x, y: mul(x, t))
-
-
-def _mul_batch(values, dims):
-    # A batch of basis vectors (jacfwd/jacrev) times a constant vector stays symbolic:
-    # rows of a diagonal matrix. Anything else is an ordinary broadcasting product.
-    for i in (0, 1):
-        basis, other = values[i], values[1 - i]
-        if type(basis) is not IdentityRows or dims[i] != 0 or dims[1 - i] is not None:
-            continue
-        if type(other) in (float, int):  # a Python scalar takes the basis' dtype
-            return basis.scaled(np.full(basis.space, other, basis.dtype)), 0
-        # A constant array, or a value traced by an enclosing transformation (jit).
-        if (
-            isinstance(other, (np.ndarray, Tracer))
-            and shape_of(other) in (basis.space, ())
-            and other.dtype == basis.dtype
-        ):
-            from fungrad.primitives.shape import broadcast_to
-
-            if shape_of(other) != basis.space:
-                other = broadcast_to(other, basis.space)
-            return basis.scaled(other), 0
-    return _mul_broadcasting([dense(v) for v in values], dims)
-
-
-_mul_broadcasting = broadcasting_rule(mul_p)
-mul_p.batch = _mul_batch
-identity_aware(mul_p)
 defjvp(div_p, lambda t, ans, x, y: div(t, y), lambda t, ans, x, y: neg(mul(t, div(ans, y))))
 deflinear_jvp(neg_p)
 

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from fungrad import dtypes
-from fungrad.core import ShapedArray, get_aval, new_primitive, shape_of
+from fungrad.core import ShapedArray, new_primitive, shape_of
 from fungrad.errors import ShapeError
-from fungrad.interpreters.batching import IdentityRows, dense, identity_aware, to_front
+from fungrad.interpreters.batching import to_front
 from fungrad.interpreters.jvp import defjvp
 from fungrad.interpreters.lowering import Emitted
 from fungrad.interpreters.transpose import is_undefined, require_constant
@@ -164,10 +164,6 @@ dot_general_p.transpose = _dot_general_transpose
 def _dot_general_batch(values, dims, dimension_numbers):
     (x, y), (dx, dy) = values, dims
     (xc, yc), (xb, yb) = dimension_numbers
-    picked = _product_with_basis(x, y, dx, dy, dimension_numbers)
-    if picked is not None:
-        return picked
-    x, y = dense(x), dense(y)
     x, y = to_front(x, dx), to_front(y, dy)
 
     def shift(ds):
@@ -188,37 +184,6 @@ def _dot_general_batch(values, dims, dimension_numbers):
 
 
 dot_general_p.batch = _dot_general_batch
-identity_aware(dot_general_p)
-
-
-def _product_with_basis(x, y, dx, dy, dimension_numbers):
-    """A product of an unbatched matrix with a batch of basis vectors e_k, k in a range
-    of rows: ``M @ e_k`` is column k of M, so the batch is a slice of M (no product).
-    Handles vectors contracted along their only dimension; otherwise None."""
-    (xc, yc), (xb, yb) = dimension_numbers
-    if xb or len(xc) != 1:
-        return None
-    if type(y) is IdentityRows and dx is None and dy == 0 and len(y.space) == 1:
-        matrix, axis, basis = x, xc[0], y
-    elif type(x) is IdentityRows and dy is None and dx == 0 and len(x.space) == 1:
-        matrix, axis, basis = y, yc[0], x
-    else:
-        return None
-    if basis.dtype != get_aval(matrix).dtype:
-        return None  # the product would promote: let the dense path do it
-    picked = matrix
-    if basis.offset != 0 or basis.count != shape_of(matrix)[axis]:
-        from fungrad.primitives.indexing import slice_along
-
-        picked = slice_along(matrix, axis, basis.offset, basis.offset + basis.count)
-    row_scale = basis.row_scale()
-    if row_scale is not None:  # rows of a diagonal matrix: scale what was picked
-        from fungrad.primitives.elementwise import mul
-
-        along = [1] * len(shape_of(picked))
-        along[axis] = basis.count
-        picked = mul(picked, row_scale.reshape(along))
-    return picked, axis
 
 
 # Source for the matrix products of _MATRIX_FAST_PATHS.
