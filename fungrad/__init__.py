@@ -47,4 +47,8 @@ __all__ = [
     "vmap",
 ]
 
-import fungrad.numpy  # noqa: E402,F401  (installs array methods on tracers)
+# Submodules reached as attributes after `import fungrad`, as `jax.lax` and `jax.numpy`
+# are after `import jax`; kept out of __all__, so that `from fungrad import *` does not
+# bind `numpy`. They build on everything above, so they come last; fungrad.numpy also
+# installs the array methods on tracers.
+from fungrad import lax, nn, numpy, test_util  # noqa: E402,F401

@@ -21,6 +21,7 @@ from fungrad.interpreters.jvp import JVPInterpreter
 from fungrad.tree_util import (
     PyTreeDef,
     keystr,
+    not_an_array_message,
     tree_flatten_with_path,
     tree_map,
     tree_unflatten,
@@ -35,11 +36,7 @@ def as_array(x: Any, what: Callable[[], str]) -> Any:
         return x
     if isinstance(x, np.generic):
         return np.asarray(x)
-    raise FungradTypeError(
-        f"{what()} is a {type(x).__name__}, not an array. Transformed functions take "
-        "arrays, Python scalars, or pytrees (tuples, lists, dicts) of them; pass other "
-        "values through a closure or functools.partial."
-    )
+    raise FungradTypeError(not_an_array_message(what(), x))
 
 
 def arg_name(fun: Callable, argnum: int) -> str:

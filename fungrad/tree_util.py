@@ -23,6 +23,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
+import reprlib
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -37,8 +38,12 @@ __all__ = [
     "PyTreeDef",
     "SequenceKey",
     "keystr",
+    "not_an_array_message",
     "register_dataclass",
     "register_pytree_node",
+    "structure_difference",
+    "structure_mismatch_message",
+    "structure_summary",
     "tree_flatten",
     "tree_flatten_with_path",
     "tree_leaves",
@@ -602,8 +607,9 @@ def tree_structure(tree: PyTree, is_leaf: Callable[[Any], bool] | None = None) -
 class _Mismatch(Exception):
     """Raised inside _flatten_up_to; turned into a ValueError for the user by _leaves_up_to."""
 
-    def __init__(self, path: KeyPath, expected: str, found: str) -> None:
+    def __init__(self, path: KeyPath, expected: str, found: str, keys: Any = None) -> None:
         self.path, self.expected, self.found = path, expected, found
+        self.keys = keys  # for two dicts: _key_difference of their keys
 
 
 def _flatten_up_to(struct: Any, tree: PyTree, path: KeyPath, leaves: list[Any]) -> None:
@@ -621,7 +627,13 @@ def _flatten_up_to(struct: Any, tree: PyTree, path: KeyPath, leaves: list[Any]) 
         found = other.to_str(
             other_aux, ["*" if _node_for(type(c)) is None else "..." for c in other_children]
         )
-        raise _Mismatch(path, _node_str(struct), found)
+        keys = None
+        if other is node:
+            keys = _key_difference(
+                node.child_keys(aux, len(children)),
+                node.child_keys(other_aux, len(other_children)),
+            )
+        raise _Mismatch(path, _node_str(struct), _shorten(found, _NODE_LIMIT), keys)
     keys = node.child_keys(aux, len(children))
     for key, child, child_struct in zip(keys, other_children, children, strict=True):
         _flatten_up_to(child_struct, child, (*path, key), leaves)
@@ -630,7 +642,8 @@ def _flatten_up_to(struct: Any, tree: PyTree, path: KeyPath, leaves: list[Any]) 
 def _node_str(struct: Any) -> str:
     """One level of a structure: its root node, with ``...`` for children that are nodes."""
     node, aux, children = struct
-    return node.to_str(aux, ["*" if child is None else "..." for child in children])
+    text = node.to_str(aux, ["*" if child is None else "..." for child in children])
+    return _shorten(text, _NODE_LIMIT)
 
 
 def _leaves_up_to(
@@ -653,13 +666,17 @@ def _leaves_up_to(
         first_label = first_name.removeprefix("the ") + ":"
         tree_label = tree_name.removeprefix("the ") + ":"
         width = max(len(first_label), len(tree_label))
+        keys = ""
+        if mismatch.keys is not None:
+            keys = _key_sentence(mismatch.path, mismatch.keys, first_name, tree_name) + ". "
+            keys = keys[0].upper() + keys[1:]
         raise FungradValueError(
             f"{context}: {tree_name} does not have the structure of {first_name}: {where}, "
             f"{first_name} has {mismatch.expected} where {tree_name} has {mismatch.found}.\n"
-            f"  {first_label:<{width}} {treedef!r}\n"
-            f"  {tree_label:<{width}} {other_treedef!r}\n"
-            f"It must have the structure of {first_name}, or have it as a prefix (a leaf of "
-            f"{first_name} then stands for a whole subtree)."
+            f"  {first_label:<{width}} {structure_summary(treedef)}\n"
+            f"  {tree_label:<{width}} {structure_summary(other_treedef)}\n"
+            f"{keys}It must have the structure of {first_name}, or have it as a prefix (a leaf "
+            f"of {first_name} then stands for a whole subtree)."
         ) from None
     return leaves
 
@@ -785,6 +802,194 @@ def tree_map_with_path(
     return treedef.unflatten(
         [f(path, leaf, *xs) for (path, leaf), *xs in zip(pairs, *rest_leaves, strict=True)]
     )
+
+
+# Error messages. Transformations describe a user's pytrees with these, so that a message names
+# the first place where two structures differ and stays short for trees of any size.
+
+# The longest that one structure, or one level of one, is shown in full.
+_SUMMARY_LIMIT = 300
+_NODE_LIMIT = 160
+_short_repr = reprlib.Repr()
+_short_repr.maxstring = _short_repr.maxother = 40
+_short_repr.maxtuple = _short_repr.maxlist = _short_repr.maxdict = 6
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 5] + "...)"
+
+
+def structure_summary(treedef: PyTreeDef) -> str:
+    """``repr(treedef)``, cut short (with the number of leaves) if it is long.
+
+    >>> structure_summary(tree_structure({"a": 1, "b": (2, 3)}))
+    "PyTreeDef({'a': *, 'b': (*, *)})"
+    >>> structure_summary(tree_structure(list(range(500))))[-30:]
+    '*, *, *, *, ... (500 leaves))'
+    """
+    text = repr(treedef)
+    if len(text) <= _SUMMARY_LIMIT:
+        return text
+    return f"{text[:_SUMMARY_LIMIT]}... ({treedef.num_leaves} leaves))"
+
+
+def structure_difference(
+    first: PyTreeDef, second: PyTreeDef, first_name: str, second_name: str
+) -> str | None:
+    """Where two structures first differ (in :func:`tree_flatten` order), in words; None if
+    they are equal. The names are written into the sentence as they are given.
+
+    >>> structure_difference(
+    ...     tree_structure(({"a": 1, "b": 2},)), tree_structure(({"a": 1},)),
+    ...     "the primals", "the tangents",
+    ... )
+    "the key 'b' at path [0]['b'] is in the primals but not in the tangents"
+    >>> structure_difference(
+    ...     tree_structure([(1, 2)]), tree_structure([[1]]), "the output", "the cotangent"
+    ... )
+    'at path [0] there is a tuple of length 2 in the output but a list of length 1 in the ...'
+    """
+    return _first_difference(first._struct, second._struct, (), first_name, second_name)
+
+
+def structure_mismatch_message(
+    header: str, first_name: str, first: PyTreeDef, second_name: str, second: PyTreeDef
+) -> str:
+    """An error message for two structures that should be equal: ``header``, where they first
+    differ, and a summary of each (cut short if long).
+
+    >>> print(structure_mismatch_message(
+    ...     "jvp: primals and tangents must have the same pytree structure",
+    ...     "primals", tree_structure(({"a": 1.0, "b": 2.0},)),
+    ...     "tangents", tree_structure(({"a": 1.0},)),
+    ... ))
+    jvp: primals and tangents must have the same pytree structure; the key 'b' at path
+    [0]['b'] is in the primals but not in the tangents.
+      primals:  PyTreeDef(({'a': *, 'b': *},))
+      tangents: PyTreeDef(({'a': *},))
+    """
+    difference = structure_difference(first, second, f"the {first_name}", f"the {second_name}")
+    first_label, second_label = f"{first_name}:", f"{second_name}:"
+    width = max(len(first_label), len(second_label))
+    return (
+        f"{header}; {difference or 'they differ'}.\n"
+        f"  {first_label:<{width}} {structure_summary(first)}\n"
+        f"  {second_label:<{width}} {structure_summary(second)}"
+    )
+
+
+def not_an_array_message(what: str, value: Any) -> str:
+    """The error message for an argument leaf that is not an array: ``what`` names it.
+
+    >>> class Model:
+    ...     pass
+    >>> print(not_an_array_message("grad: argument 0 ('m')", Model()))
+    grad: argument 0 ('m') is a Model, not an array. Transformed functions take arrays, Python
+    scalars, or pytrees (tuples, lists, dicts) of them; pass other values through a closure or
+    functools.partial. If a Model holds arrays, make its class a pytree node: register it with
+    fungrad.tree_util.register_dataclass (for a dataclass) or
+    fungrad.tree_util.register_pytree_node.
+    """
+    cls = type(value)
+    a_type = f"{_article(cls.__name__)} {cls.__name__}"
+    message = (
+        f"{what} is {a_type}, not an array. Transformed functions take arrays, Python "
+        "scalars, or pytrees (tuples, lists, dicts) of them; pass other values through a closure "
+        "or functools.partial."
+    )
+    if cls.__module__ != "builtins":
+        message += (
+            f" If {a_type} holds arrays, make its class a pytree node: register it with "
+            "fungrad.tree_util.register_dataclass (for a dataclass) or "
+            "fungrad.tree_util.register_pytree_node."
+        )
+    return message
+
+
+def _first_difference(
+    a: Any, b: Any, path: KeyPath, first_name: str, second_name: str
+) -> str | None:
+    if a is None and b is None:
+        return None
+    at = f"at path {keystr(path)}" if path else "at the root"
+    if a is None or b is None or a[0] is not b[0] or (a[0] is _NAMEDTUPLE and a[1] is not b[1]):
+        return f"{at} there is {_describe(a)} in {first_name} but {_describe(b)} in {second_name}"
+    node, aux_a, children_a = a
+    _, aux_b, children_b = b
+    keys_a = node.child_keys(aux_a, len(children_a))
+    keys_b = node.child_keys(aux_b, len(children_b))
+    keys = _key_difference(keys_a, keys_b)
+    if keys is not None:
+        return _key_sentence(path, keys, first_name, second_name)
+    if aux_a != aux_b:
+        return (
+            f"{at} there is {_describe(a)} with aux data {_short_repr.repr(aux_a)} in "
+            f"{first_name} but {_short_repr.repr(aux_b)} in {second_name}"
+        )
+    if len(children_a) != len(children_b):
+        return f"{at} there is {_describe(a)} in {first_name} but {_describe(b)} in {second_name}"
+    for key, child_a, child_b in zip(keys_a, children_a, children_b, strict=True):
+        found = _first_difference(child_a, child_b, (*path, key), first_name, second_name)
+        if found is not None:
+            return found
+    return None
+
+
+def _key_difference(keys_a: list[KeyEntry], keys_b: list[KeyEntry]) -> Any:
+    """For two dicts' child keys: ``("missing", key)`` for the first key of ``a`` that ``b``
+    lacks, ``("extra", key)`` for the first key of ``b`` that ``a`` lacks, ``("order", keys_a,
+    keys_b)`` if the same keys come in another order; None if the keys are the same (or the
+    nodes are not dicts)."""
+    if not all(type(k) is DictKey for k in (*keys_a, *keys_b)) or keys_a == keys_b:
+        return None
+    in_b = set(keys_b)
+    missing = [k for k in keys_a if k not in in_b]
+    if missing:
+        return ("missing", missing[0])
+    in_a = set(keys_a)
+    extra = [k for k in keys_b if k not in in_a]
+    if extra:
+        return ("extra", extra[0])
+    return ("order", [k.key for k in keys_a], [k.key for k in keys_b])
+
+
+def _key_sentence(path: KeyPath, keys: Any, first_name: str, second_name: str) -> str:
+    kind = keys[0]
+    if kind == "order":
+        at = f"at path {keystr(path)}" if path else "at the root"
+        return (
+            f"{at} the same keys come in the order {_short_repr.repr(keys[1])} in {first_name} "
+            f"but {_short_repr.repr(keys[2])} in {second_name}"
+        )
+    key = keys[1]
+    where = keystr((*path, key))
+    shown = _short_repr.repr(key.key)
+    if kind == "missing":
+        return f"the key {shown} at path {where} is in {first_name} but not in {second_name}"
+    return f"the key {shown} at path {where} is in {second_name} but not in {first_name}"
+
+
+def _article(name: str) -> str:
+    return "an" if name[:1] in tuple("AEIOUaeiou") else "a"
+
+
+def _describe(struct: Any) -> str:
+    """A node in a few words: "a leaf", "a tuple of length 2", "a dict with 3 keys"."""
+    if struct is None:
+        return "a leaf"
+    node, aux, children = struct
+    if node is _registry[type(None)]:
+        return "None"
+    if node is _NAMEDTUPLE:
+        name = aux.__name__
+    else:
+        name = next(cls.__name__ for cls, entry in _registry.items() if entry is node)
+    article = _article(name)
+    if node is _registry[tuple] or node is _registry[list]:
+        return f"{article} {name} of length {len(children)}"
+    if all(type(k) is DictKey for k in node.child_keys(aux, len(children))) and children:
+        return f"{article} {name} with {len(children)} keys"
+    return f"{article} {name}"
 
 
 def compile_unflatten(treedef: PyTreeDef) -> Callable[[Sequence[Any]], PyTree]:

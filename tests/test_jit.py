@@ -12,6 +12,7 @@ have their own tests in test_jit_passes.py.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -283,6 +284,51 @@ def test_non_finite_python_float_constants_compile():
     ]
     for f in fns:
         assert_same(jit(f)(x), f(x))
+
+
+def assert_same_bits(actual: Any, expected: Any) -> None:
+    """Same pytree, shapes and dtypes (and Python scalars where eager code gives them), and
+    bit for bit the same values: 0.0 is not -0.0, and nan is nan."""
+    assert tree_structure(actual) == tree_structure(expected)
+    for a, e in zip(tree_leaves(actual), tree_leaves(expected)):
+        python = (bool, int, float, complex)
+        assert type(a) in python if type(e) in python else type(a) not in python, (a, e)
+        a, e = np.asarray(a), np.asarray(e)
+        assert (a.shape, a.dtype) == (e.shape, e.dtype), (a.shape, a.dtype, e.shape, e.dtype)
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(e))
+        np.testing.assert_array_equal(np.copysign(1.0, a), np.copysign(1.0, e))
+        assert (np.isnan(a) | (a == e)).all(), (a, e)
+
+
+SIGNED_ZERO_PROGRAMS = [
+    lambda x: (x * 0.0, x * -0.0),
+    lambda x: (x * -0.0, x * 0.0),
+    lambda x: (x * 0.0, x * 0.0 * -1.0, -(x * 0.0)),
+    lambda x: (x / float("inf"), x / -float("inf")),
+    lambda x: (x * float("nan"), x * np.nan, x * float("nan")),
+    lambda x: (fnp.maximum(x, float("nan")), fnp.minimum(x, -0.0), fnp.maximum(x, 0.0)),
+    lambda x: (x * 0.0 + x * -0.0, x * -0.0 + x * -0.0),
+    lambda x: (x - 0.0, x + -0.0, -0.0 - x, 0.0 - x),
+    lambda x: (x * 1, x * 1.0, x + 1, x + 1.0, x * 2, x * 2.0),
+    lambda x: (fnp.where(x > 0.0, x, -0.0), fnp.where(x > 0.0, x, 0.0)),
+    lambda x: (x * np.float32(-0.0), x * np.float64(0.0), x * np.float32(0.0)),
+    lambda x: (x * np.array(-0.0), x * np.array(0.0), x * np.array(0.0, np.float32)),
+    lambda x: (fnp.sum(x * 0.0 * fnp.ones((2, 1))), fnp.sum(x * -0.0 * fnp.ones((2, 1)))),
+]
+
+
+@pytest.mark.parametrize("program", SIGNED_ZERO_PROGRAMS)
+@pytest.mark.parametrize(
+    "x",
+    [-1.0, 0.0, -0.0, 2.5, float("nan"), np.array([-1.0, -0.0, 0.0, 3.0]), np.float32(-2.0)],
+    ids=repr,
+)
+def test_jit_equals_eager_bit_for_bit_with_signed_zeros_and_nan(program, x):
+    with np.errstate(invalid="ignore"):  # nan * 0 and the like, in both
+        expected = program(x)
+        f = jit(program)
+        assert_same_bits(f(x), expected)
+        assert_same_bits(f(x), expected)  # the second call: the fast path
 
 
 def test_mutating_a_result_does_not_change_later_results():
@@ -625,6 +671,127 @@ def test_static_argnames_values_are_part_of_the_signature():
     assert_same(g(x, mode="cos", axis=1), f(x, mode="cos", axis=1))
     assert g.trace_count == 2
     assert_same(jit(f, static_argnames="mode")(x, mode="cos"), f(x, mode="cos"))
+
+
+def bits(x: Any) -> tuple:
+    """A value's type and exact bits, so that 0.0 and -0.0 (and nan and nan) compare as
+    they really are."""
+    a = np.asarray(x)
+    return type(x), a.dtype, a.shape, a.tobytes()
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        (2, 2.0),
+        (2.0, 2),
+        (True, 1),
+        (1, True),
+        (0.0, -0.0),
+        (-0.0, 0.0),
+        (np.float32(2.0), np.float64(2.0)),
+        ((2,), (2.0,)),
+        ((0.0, "a"), (-0.0, "a")),
+        (frozenset([1]), frozenset([1.0])),
+        ((1, (True,)), (1, (1,))),
+    ],
+    ids=repr,
+)
+def test_equal_static_values_of_different_types_or_signs_get_separate_traces(first, second):
+    def describe(x, n):
+        """A number that depends on the type and sign of every number in ``n``."""
+        codes = {bool: 1, int: 2, float: 3, np.float32: 4, np.float64: 5}
+        total = 0.0
+        for v in n if isinstance(n, (tuple, frozenset)) else (n,):
+            if isinstance(v, tuple):
+                total = total * 100 + describe(0.0, v)
+            elif not isinstance(v, str):
+                total = total * 10 + codes[type(v)] * math.copysign(1.0, v)
+        return x + total
+
+    assert first == second and hash(first) == hash(second)  # one key in a plain dict
+    assert describe(1.0, first) != describe(1.0, second)
+    f = jit(describe, static_argnums=1)
+    assert bits(f(1.0, first)) == bits(describe(1.0, first))
+    assert bits(f(1.0, second)) == bits(describe(1.0, second))
+    assert f.trace_count == 2
+    assert bits(f(1.0, first)) == bits(describe(1.0, first))
+    assert f.trace_count == 2
+    g = jit(describe, static_argnames="n")
+    assert bits(g(1.0, n=first)) == bits(describe(1.0, first))
+    assert bits(g(1.0, n=second)) == bits(describe(1.0, second))
+    assert g.trace_count == 2
+
+
+def test_static_int_and_float_give_the_results_eager_gives():
+    f = jit(lambda x, n: x * n if isinstance(n, float) else x + n, static_argnums=1)
+    assert bits(f(1.0, 2)) == bits(3.0)
+    assert bits(f(1.0, 2.0)) == bits(2.0)
+    assert f.trace_count == 2
+
+
+@pytest.mark.parametrize("nan", [float("nan"), np.float64("nan"), (float("nan"), 1)], ids=repr)
+def test_a_static_nan_hits_the_cache_on_the_next_call(nan):
+    f = jit(lambda x, n: x + 1.0, static_argnums=1)
+    for _ in range(3):
+        copy = tuple(float(str(v)) for v in nan) if isinstance(nan, tuple) else type(nan)("nan")
+        assert bits(f(1.0, copy)) == bits(2.0)
+    assert (f.trace_count, f.cache_size()) == (1, 1)
+
+
+def test_a_static_nan_and_a_static_number_get_separate_traces():
+    f = jit(lambda x, n: x * 0.0 + (1.0 if n == n else 2.0), static_argnums=1)
+    assert f(1.0, 3.0) == 1.0
+    assert f(1.0, float("nan")) == 2.0
+    assert f(1.0, float("-nan")) == 2.0  # another bit pattern: its own trace
+    assert f(1.0, 3.0) == 1.0
+    assert f.trace_count == 3
+
+
+def test_omitted_static_argument_with_a_default_uses_the_default():
+    def h(x, n=3):
+        return x * n
+
+    by_name = jit(h, static_argnames="n")
+    assert by_name(2.0) == 6.0
+    assert by_name(2.0, n=4) == 8.0
+    by_position = jit(h, static_argnums=1)
+    assert by_position(2.0) == 6.0
+    assert by_position(2.0, 5) == 10.0
+    assert by_position(2.0, n=5) == 10.0
+    assert by_position(np.ones(2)).tolist() == [3.0, 3.0]
+    # The default is the static value in the key.
+    traced = []
+
+    def counted_h(x, n=3):
+        traced.append(n)
+        return x * n
+
+    f = jit(counted_h, static_argnums=1)
+    assert (f(2.0), f(4.0), f(2.0, 3), f(2.0, 2)) == (6.0, 12.0, 6.0, 4.0)
+    assert traced == [3, 2]
+
+
+def test_omitted_static_arguments_with_defaults_of_every_kind_of_parameter():
+    def f(x, a=1, /, b=2.0, *, c=(3,)):
+        return x * a + b + c[0]
+
+    for options in [{"static_argnums": (1, 2)}, {"static_argnames": ("b", "c")}]:
+        g = jit(f, **options)
+        assert bits(g(1.0)) == bits(f(1.0))
+        assert bits(g(1.0, 10)) == bits(f(1.0, 10))
+        assert bits(g(1.0, 10, b=-0.0)) == bits(f(1.0, 10, b=-0.0))
+        assert bits(g(1.0, c=(4.0,))) == bits(f(1.0, c=(4.0,)))
+    h = jit(f, static_argnames="c")
+    assert bits(h(1.0)) == bits(f(1.0))
+    assert bits(h(1.0, c=(3.0,))) == bits(f(1.0, c=(3.0,)))
+    assert h.trace_count == 2
+
+
+def test_omitted_static_argument_without_a_default_is_named():
+    f = jit(lambda x, n: x * n, static_argnums=1)
+    with pytest.raises(TypeError, match=r"static argument 1 \('n'\).*has no default"):
+        f(1.0)
 
 
 def test_grad_through_jit_with_a_static_argument():

@@ -62,6 +62,19 @@ def assert_same_outputs(actual: list[Any], expected: list[Any]) -> None:
         assert_allclose(a, e, rtol=rtol, atol=rtol)
 
 
+def assert_same_bits(actual: list[Any], expected: list[Any]) -> None:
+    """Same types, dtypes and shapes, and bit for bit the same values: 0.0 is not -0.0."""
+    assert len(actual) == len(expected)
+    for a, e in zip(actual, expected):
+        assert type(a) is type(e), (type(a), type(e))
+        a, e = np.asarray(a), np.asarray(e)
+        assert (a.shape, a.dtype) == (e.shape, e.dtype), (a.shape, a.dtype, e.shape, e.dtype)
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(e))
+        np.testing.assert_array_equal(np.copysign(1.0, a), np.copysign(1.0, e))
+        same = np.isnan(a) | (a == e)
+        assert same.all(), (a, e)
+
+
 def run(closed: ClosedJaxpr, *args: Any) -> list[Any]:
     return eval_jaxpr(closed.jaxpr, closed.consts, *args)
 
@@ -422,6 +435,68 @@ def test_cse_keeps_equations_that_differ_in_params_or_literals():
     assert_same_outputs(run(simplified, x), run(closed, x))
 
 
+def literal_bits(atom: Any) -> tuple:
+    value = np.asarray(atom.value)
+    return type(atom.value), str(atom.aval), value.dtype, value.tobytes()
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        (0.0, -0.0),
+        (-0.0, 0.0),
+        (1, 1.0),
+        (1.0, True),
+        (1, True),
+        (np.float32(2.0), np.float64(2.0)),
+        (np.float64(-0.0), np.float64(0.0)),
+        (2.0, np.float64(2.0)),
+        (float("nan"), 1.0),
+        (np.float64("nan"), np.float64(0.0)),
+    ],
+    ids=repr,
+)
+def test_cse_keeps_equations_whose_literals_are_equal_but_not_identical(first, second):
+    closed = make_jaxpr(lambda x: (x * first, x * second))(x3())
+    literals = [literal_bits(e.inputs[1]) for e in closed.eqns]
+    assert len(literals) == 2 and literals[0] != literals[1]
+    simplified = eliminate_common_subexpressions(closed)
+    assert [literal_bits(e.inputs[1]) for e in simplified.eqns] == literals
+    for program in (simplified, simplify(closed)):
+        assert_same_bits(generate(program).fn(-x3()), [-x3() * first, -x3() * second])
+
+
+@pytest.mark.parametrize("value", [float("nan"), -0.0, float("inf"), True, 3])
+def test_cse_merges_literals_that_are_the_same_value(value):
+    # Two nan literals are not equal (nan != nan), but they are the same value: merged.
+    copy = type(value)(str(value)) if isinstance(value, float) else value
+    closed = make_jaxpr(lambda x: (x * value, x * copy))(x3())
+    assert names(eliminate_common_subexpressions(closed)) == ["mul"]
+    out = generate(simplify(closed)).fn(x3())
+    assert_same_bits(out, [x3() * value, x3() * value])
+    assert out[0] is not out[1]  # two results, two arrays
+
+
+def test_cse_keeps_equations_whose_constants_are_equal_arrays_of_other_dtypes():
+    a, b = np.full(3, 2.0, np.float32), np.full(3, 2.0, np.float64)
+    c, d = np.zeros(3), np.array([-0.0, 0.0, -0.0])
+    f = lambda x: (x * a, x * b, x + c, x + d, x * a)
+    closed = make_jaxpr(f)(x3().astype(np.float32))
+    simplified = simplify(closed)
+    assert names(simplified) == ["mul", "mul", "add", "add"]
+    args = np.array([-0.0, 0.0, 1.0], np.float32)
+    assert_same_bits(generate(simplified).fn(args), list(f(args)))
+
+
+def test_cse_keeps_equations_whose_params_are_equal_but_not_identical():
+    closed = make_jaxpr(lambda x: (fnp.sum(x, axis=0), fnp.sum(x, axis=0)))(x3())
+    eqn = closed.eqns[0]
+    twin = type(eqn)(eqn.primitive, eqn.inputs, {"axes": (False,)}, [Var(eqn.outputs[0].aval)])
+    closed.jaxpr.eqns[1] = twin
+    closed.jaxpr.outvars[1] = twin.outputs[0]
+    assert names(eliminate_common_subexpressions(closed)) == ["reduce_sum", "reduce_sum"]
+
+
 def test_dce_removes_an_unused_cos():
     closed = make_jaxpr(lambda x: (fnp.cos(x), fnp.sin(x) * 2.0)[1])(x3())
     assert names(closed) == ["cos", "sin", "mul"]
@@ -640,6 +715,36 @@ def test_generated_code_handles_non_finite_literals():
     closed = make_jaxpr(f)(x3())
     for program in (closed, simplify(closed)):
         assert_same_outputs(generate(program).fn(x3()), run(program, x3()))
+
+
+def test_generated_code_writes_literals_that_round_trip_exactly():
+    # Literals written into the source must come back bit for bit: signed zeros, nan,
+    # infinities, and ints too large for any NumPy integer.
+    values = [0.0, -0.0, float("nan"), -float("nan"), float("inf"), -float("inf"), 5e-324, 1e300]
+    x = np.array([-1.0, 0.0, 2.0])
+    for value in values:
+        for f in (
+            lambda x, value=value: x * value,
+            lambda x, value=value: value - x,
+            lambda x, value=value: fnp.maximum(x, value),
+        ):
+            closed = make_jaxpr(f)(x)
+            for program in (closed, simplify(closed)):
+                with np.errstate(invalid="ignore"):  # inf * 0
+                    assert_same_bits(generate(program).fn(x), [f(x)])
+    big = lambda x: x + 10**30
+    assert_same_bits(generate(make_jaxpr(big)(x)).fn(x), [big(x)])
+    assert "-0.0" in generate(make_jaxpr(lambda x: x * -0.0)(x)).source
+
+
+def test_generated_code_returns_python_scalars_for_weakly_typed_outputs():
+    # An output that is an argument (or a second copy of another output) is copied, as
+    # eager code gives a new array; but a Python scalar stays a Python scalar.
+    f = lambda x, y: (x, x * 1.0, y, y * 1.0, x * 2.0, x * 2.0)
+    closed = make_jaxpr(f)(1.5, x3())
+    out = generate(simplify(closed)).fn(1.5, x3())
+    assert [type(o) for o in out] == [float, float, np.ndarray, np.ndarray, float, float]
+    assert out[2] is not out[3] and not np.shares_memory(out[2], out[3])
 
 
 def test_generated_code_returns_new_arrays_for_constant_outputs():

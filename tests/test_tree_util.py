@@ -6,6 +6,8 @@ import collections
 import copy
 import dataclasses
 import re
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -587,3 +589,36 @@ def test_tree_map_with_path_passes_the_path_and_every_trees_leaf():
 def test_tree_map_with_path_mismatch_raises_with_its_own_name():
     with pytest.raises(ValueError, match="^tree_map_with_path: tree 2"):
         tree_map_with_path(lambda path, x, y: x, {"a": 1}, {"b": 1})
+
+
+# The package: `import fungrad` reaches its submodules as attributes, as `import jax` does.
+# (Checked in a fresh interpreter, where no other test has imported them already.)
+
+
+def test_import_fungrad_makes_its_submodules_attributes_without_importing_them_by_name():
+    code = (
+        "import sys, fungrad\n"
+        "names = ['lax', 'nn', 'numpy', 'test_util', 'tree_util']\n"
+        "print([type(getattr(fungrad, n)).__name__ for n in names])\n"
+        "print([getattr(fungrad, n) is sys.modules['fungrad.' + n] for n in names])\n"
+        "print(fungrad.lax.sin is not None, callable(fungrad.test_util.check_grads))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "['module', 'module', 'module', 'module', 'module']",
+        "[True, True, True, True, True]",
+        "True True",
+    ]
+
+
+@pytest.mark.parametrize("module", ["lax", "nn", "numpy", "test_util", "tree_util"])
+def test_each_submodule_imports_first_without_a_cycle(module):
+    # Importing a submodule before the package must work too (no circular import).
+    code = f"import fungrad.{module} as m; import fungrad; assert fungrad.{module} is m"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr

@@ -40,9 +40,10 @@ from fungrad.interpreters.lowering import Emitted
 from fungrad.interpreters.partial_eval import trace_to_jaxpr
 from fungrad.interpreters.transpose import backward_pass
 from fungrad.jit.codegen import GeneratedCode, generate
-from fungrad.jit.simplify import simplify
+from fungrad.jit.simplify import simplify, value_key
 from fungrad.tree_util import (
     compile_unflatten,
+    not_an_array_message,
     tree_flatten,
     tree_flatten_with_path,
     tree_unflatten,
@@ -171,6 +172,12 @@ class JittedFunction:
         self._fast: dict[Any, Callable[[list[Any]], Any]] = {}
         self._plain = not static_argnums and not static_argnames
         self._name = getattr(fun, "__name__", "jitted")
+        self._parameters = _parameters(fun)
+        kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        self._positional = [p.name for p in self._parameters or () if p.kind in kinds]
+        self._keyword_only = {
+            p.name for p in self._parameters or () if p.kind is inspect.Parameter.KEYWORD_ONLY
+        }
         functools.update_wrapper(self, fun, updated=())
 
     def cache_size(self) -> int:
@@ -182,38 +189,78 @@ class JittedFunction:
         self._fast.clear()
 
     def _split(self, args: tuple, kwargs: dict) -> tuple[tuple, dict, tuple]:
+        """The dynamic positional and keyword arguments, and the static ones as
+        ``(where, value)`` pairs: ``where`` is a position or a keyword for a static
+        argument passed in the call, and ``(name,)`` for one left to its default (the
+        default is then its value in the cache key; the function is called without it)."""
         nargs = len(args)
         static_positions = set()
+        defaults: dict[str, Any] = {}
         for i in self.static_argnums:
             if -nargs <= i < nargs:
                 static_positions.add(i % nargs)
-            elif self._positional_name(i) not in kwargs:
+                continue
+            name = self._positional_name(i)
+            if name is not None and name in kwargs:
+                continue  # passed by keyword: static through static_argnames
+            if name is None:
                 raise FungradValueError(
                     f"jit: static_argnums={i} is out of range: {self._name} was called with "
                     f"{nargs} positional arguments."
                 )
+            defaults[name] = self._default(i, name)
+        for name in self.static_argnames:
+            if name in self._keyword_only and name not in kwargs:
+                defaults[name] = self._default(name, name)
         static = tuple((i, args[i]) for i in sorted(static_positions))
         static += tuple((k, kwargs[k]) for k in sorted(kwargs) if k in self.static_argnames)
+        if defaults:
+            static += tuple(((name,), value) for name, value in sorted(defaults.items()))
         for where, value in static:
             try:
                 hash(value)
             except TypeError:
-                label = f"argument {where}" if isinstance(where, int) else f"argument {where!r}"
                 raise FungradTypeError(
-                    f"jit: static {label} of {self._name} must be hashable (it is part of the "
-                    f"cache key), but got an unhashable {type(value).__name__}. Pass it as a "
-                    "tuple instead of a list, or make it a regular (traced) argument."
+                    f"jit: static {_static_label(where)} of {self._name} must be hashable (it "
+                    f"is part of the cache key), but got an unhashable {type(value).__name__}. "
+                    "Pass it as a tuple instead of a list, or make it a regular (traced) "
+                    "argument."
                 ) from None
         dyn_args = tuple(a for i, a in enumerate(args) if i not in static_positions)
         dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
         return dyn_args, dyn_kwargs, static
 
     def _positional_name(self, i: int) -> str | None:
-        try:
-            params = list(inspect.signature(self.fun).parameters)
-        except (TypeError, ValueError):
-            return None
-        return params[i] if 0 <= i < len(params) else None
+        """The name of positional parameter ``i`` (None if there is none such)."""
+        return self._positional[i] if 0 <= i < len(self._positional) else None
+
+    def _static_key(self, given: tuple) -> tuple:
+        """The static arguments' part of the cache key: each by its parameter's name however
+        it was passed (so ``f(x, 3)``, ``f(x, n=3)`` and ``f(x)`` with a default ``n=3``
+        share a trace), and each value by its type and bits too, since ``2``, ``2.0`` and
+        ``True`` are equal, as are ``0.0`` and ``-0.0``, but a function may tell them apart
+        (and a ``nan`` must find itself)."""
+        keyed = []
+        for where, value in given:
+            if isinstance(where, int):
+                where = self._positional_name(where) or where  # or it is in *args
+            elif isinstance(where, tuple):
+                where = where[0]
+            keyed.append((where, value_key(value)))
+        if len(keyed) > 1:
+            keyed.sort(key=lambda entry: (type(entry[0]) is int, str(entry[0])))
+        return tuple(keyed)
+
+    def _default(self, where: int | str, name: str) -> Any:
+        """The default of a static parameter left out of a call."""
+        param = next(p for p in self._parameters or () if p.name == name)
+        if param.default is inspect.Parameter.empty:
+            label = f"{where} ('{name}')" if isinstance(where, int) else f"'{name}'"
+            raise FungradTypeError(
+                f"jit: {self._name} was called without its static argument {label}, which has "
+                "no default. Pass it in the call."
+            )
+        return param.default
 
     def _call_fun(self, static: tuple, nargs: int) -> Callable[..., Any]:
         positions = {w: v for w, v in static if isinstance(w, int)}
@@ -227,21 +274,22 @@ class JittedFunction:
         return call
 
     def _entry(self, args: tuple, kwargs: dict) -> tuple[_Entry, list[Any]]:
-        dyn_args, dyn_kwargs, static = self._split(args, kwargs)
+        dyn_args, dyn_kwargs, given = self._split(args, kwargs)
+        static = self._static_key(given) if given else ()
         leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         try:
             key = (in_tree, static, tuple(_signature(x) for x in leaves))
         except FungradTypeError:
             with_paths, _ = tree_flatten_with_path((dyn_args, dyn_kwargs))
-            names = _jit_arg_names(self.fun, [p for p, _ in with_paths], static)
+            names = _jit_arg_names(self.fun, [p for p, _ in with_paths], given)
             for name, (_, leaf) in zip(names, with_paths):
-                as_array(leaf, lambda name=name: f"jit: {name}")
+                _check_leaf(leaf, name)
             raise
         entry = self._cache.get(key)
         if entry is not None:
             self._cache.move_to_end(key)
             return entry, leaves
-        entry = self._trace(args, static, in_tree, leaves, len(args))
+        entry = self._trace(args, given, in_tree, leaves, len(args))
         if not any(isinstance(c, Tracer) for c in entry.closed.consts):
             self._cache[key] = entry  # closures over tracers belong to one call only
             if len(self._cache) > self.max_cache_size:
@@ -360,6 +408,33 @@ def _plain_signature(x: Any, leaves: list[Any], key: list[Any]) -> None:
         key.append(None)
     else:
         raise _NotPlain
+
+
+def _static_label(where: int | str | tuple[str]) -> str:
+    if isinstance(where, int):
+        return f"argument {where}"
+    if isinstance(where, str):
+        return f"argument {where!r}"
+    return f"argument '{where[0]}' (its default value)"
+
+
+def _parameters(fun: Callable) -> list[inspect.Parameter] | None:
+    try:
+        return list(inspect.signature(fun).parameters.values())
+    except (TypeError, ValueError):
+        return None
+
+
+def _check_leaf(leaf: Any, name: str) -> None:
+    """Raise the error for an argument leaf that is not an array, naming it."""
+    try:
+        as_array(leaf, lambda: f"jit: {name}")
+    except FungradTypeError:
+        raise FungradTypeError(
+            not_an_array_message(f"jit: {name}", leaf)
+            + " jit can also take a hashable value as a static argument (static_argnums or "
+            "static_argnames): its value is then part of the cache key."
+        ) from None
 
 
 def _signature(x: Any) -> Any:

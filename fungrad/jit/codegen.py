@@ -10,6 +10,7 @@ may be views (reshape, transpose, broadcast, slicing) keep their base alive.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -39,7 +40,9 @@ def generate(closed: ClosedJaxpr, name: str = "jitted") -> GeneratedCode:
     def source_of(atom: Any) -> str:
         if type(atom) is Literal:
             value = atom.value
-            if type(value) in (float, int, bool) and np.isfinite(value):
+            # repr gives back the same value (-0.0 included) for ints, bools and finite
+            # floats; nan, inf and NumPy scalars are referred to by name instead.
+            if type(value) in (int, bool) or (type(value) is float and math.isfinite(value)):
                 return repr(value)
             return ns.name(value, "k")
         return names[atom]
@@ -139,12 +142,19 @@ def generate(closed: ClosedJaxpr, name: str = "jitted") -> GeneratedCode:
     # An output that is a constant or an argument is copied, as eager NumPy code would
     # give a new array: the caller may modify what it gets back.
     # The same goes for an output listed twice (two equal results merged by CSE).
+    # Scalars are immutable: they are not copied, and keep their type (a weakly typed
+    # one is a Python scalar, as everywhere else).
     shared = set(jaxpr.constvars) | set(jaxpr.invars)
     returned: list[str] = []
     seen: set[Var] = set()
     for v in jaxpr.outvars:
         copy = type(v) is Var and (v in shared or v in seen)
-        returned.append(f"{ns.name(np.array, 'array')}({source_of(v)})" if copy else source_of(v))
+        if copy and v.aval.weak_type and not v.aval.shape:
+            returned.append(f"{ns.name(_python_scalar, 'scalar')}({source_of(v)})")
+        elif copy:
+            returned.append(f"{ns.name(_new_array, 'copy')}({source_of(v)})")
+        else:
+            returned.append(source_of(v))
         if type(v) is Var:
             seen.add(v)
     outs = ", ".join(returned)
@@ -159,6 +169,10 @@ def generate(closed: ClosedJaxpr, name: str = "jitted") -> GeneratedCode:
 
 def _python_scalar(x: Any) -> Any:
     return x.item() if isinstance(x, (np.generic, np.ndarray)) else x
+
+
+def _new_array(x: Any) -> Any:
+    return x.copy() if isinstance(x, np.ndarray) else x
 
 
 def _dying_base(

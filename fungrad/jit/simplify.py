@@ -11,10 +11,15 @@ Each pass returns a new :class:`ClosedJaxpr` that computes the same outputs
   asking each primitive's ``identity_operand`` rule;
 - :func:`eliminate_common_subexpressions`: compute each distinct equation once;
 - :func:`eliminate_dead_code`: drop equations whose results are never used.
+
+Two literals (or params, or ``jit``'s static arguments) are the same only when they
+cannot give different results: :func:`value_key` tells ``0.0`` from ``-0.0``, ``1``
+from ``1.0`` and ``True``, and finds a ``nan`` equal to itself.
 """
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 import numpy as np
@@ -165,14 +170,45 @@ def eliminate_common_subexpressions(closed: ClosedJaxpr) -> ClosedJaxpr:
 
 def _eqn_key(eqn: Eqn, inputs: list[Any]) -> Any:
     atoms = tuple(
-        (type(a.value), a.value, a.aval.dtype) if type(a) is Literal else id(a) for a in inputs
+        (value_key(a.value), a.aval.dtype, a.aval.weak_type) if type(a) is Literal else id(a)
+        for a in inputs
     )
     try:
-        key = (eqn.primitive, atoms, tuple(sorted(eqn.params.items())))
+        params = tuple(sorted((name, value_key(v)) for name, v in eqn.params.items()))
+        key = (eqn.primitive, atoms, params)
         hash(key)
     except TypeError:
         return None
     return key
+
+
+def value_key(value: Any) -> Any:
+    """A key for ``value`` that equals another's only when the two values are
+    interchangeable: same type, and for floats the same bits.
+
+    ``==`` is not enough for a cache key: ``2 == 2.0 == True`` and ``0.0 == -0.0``, yet
+    each can give a different result (``1 / -0.0``), and ``nan != nan`` would never
+    find itself. Tuples (namedtuples too) and frozensets are keyed element by element.
+
+    >>> value_key(0.0) == value_key(-0.0), value_key(2) == value_key(2.0)
+    (False, False)
+    >>> value_key(float("nan")) == value_key(float("nan"))
+    True
+    """
+    cls = type(value)
+    if cls is str or cls is int or cls is bool or value is None:
+        return (cls, value)
+    if isinstance(value, float):
+        return (cls, struct.pack("<d", value))
+    if isinstance(value, complex):
+        return (cls, struct.pack("<dd", value.real, value.imag))
+    if isinstance(value, np.generic):
+        return (cls, value.dtype.str, value.tobytes())
+    if isinstance(value, tuple):
+        return (cls, tuple([value_key(v) for v in value]))
+    if isinstance(value, frozenset):
+        return (cls, frozenset([value_key(v) for v in value]))
+    return (cls, value)
 
 
 def eliminate_dead_code(closed: ClosedJaxpr) -> ClosedJaxpr:
