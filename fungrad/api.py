@@ -42,6 +42,7 @@ from fungrad.interpreters.partial_eval import linearize_flat, trace_to_jaxpr
 from fungrad.interpreters.transpose import backward_pass
 from fungrad.traceback_util import api_boundary
 from fungrad.tree_util import (
+    structure_mismatch_message,
     tree_flatten,
     tree_map,
     tree_unflatten,
@@ -85,8 +86,13 @@ def jvp(
     flat_tangents, tangent_tree = tree_flatten(tuple(tangents))
     if tangent_tree != in_tree:
         raise FungradTypeError(
-            "jvp: primals and tangents must have the same pytree structure, but got\n"
-            f"  primals:  {in_tree}\n  tangents: {tangent_tree}"
+            structure_mismatch_message(
+                "jvp: primals and tangents must have the same pytree structure",
+                "primals",
+                in_tree,
+                "tangents",
+                tangent_tree,
+            )
         )
     checked = [
         _check_tangent(p, t, names, i) for i, (p, t) in enumerate(zip(flat_primals, flat_tangents))
@@ -154,8 +160,13 @@ def linearize(fun: Callable, *primals: Any) -> tuple[Any, Callable[..., Any]]:
         flat_tangents, tangent_tree = tree_flatten(tuple(tangents))
         if tangent_tree != in_tree:
             raise FungradTypeError(
-                "linearize: the tangents must have the same pytree structure as the primals, "
-                f"but got\n  primals:  {in_tree}\n  tangents: {tangent_tree}"
+                structure_mismatch_message(
+                    "linearize: the tangents must have the same pytree structure as the primals",
+                    "primals",
+                    in_tree,
+                    "tangents",
+                    tangent_tree,
+                )
             )
         checked = [
             _check_tangent(p, t, names, i)
@@ -226,8 +237,14 @@ def _vjp(
         flat_cts, ct_tree = tree_flatten(cotangent)
         if ct_tree != out_tree:
             raise FungradTypeError(
-                f"{transformation}: the cotangent must have the same pytree structure as the "
-                f"function's output, but got\n  output:    {out_tree}\n  cotangent: {ct_tree}"
+                structure_mismatch_message(
+                    f"{transformation}: the cotangent must have the same pytree structure as "
+                    "the function's output",
+                    "output",
+                    out_tree,
+                    "cotangent",
+                    ct_tree,
+                )
             )
         cts = []
         for i, (ct, aval, zero) in enumerate(zip(flat_cts, out_avals, zero_outs)):
@@ -369,8 +386,14 @@ def linear_transpose(fun: Callable, *primals: Any) -> Callable[..., tuple[Any, .
         flat_cts, ct_tree = tree_flatten(cotangent)
         if ct_tree != out_tree:
             raise FungradTypeError(
-                "linear_transpose: the cotangent must have the same pytree structure as the "
-                f"function's output, but got\n  output:    {out_tree}\n  cotangent: {ct_tree}"
+                structure_mismatch_message(
+                    "linear_transpose: the cotangent must have the same pytree structure as "
+                    "the function's output",
+                    "output",
+                    out_tree,
+                    "cotangent",
+                    ct_tree,
+                )
             )
         cts = [
             _check_cotangent("linear_transpose", ct, aval, out_tree, i)

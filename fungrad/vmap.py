@@ -30,6 +30,11 @@ def _is_axis_leaf(x: Any) -> bool:
     return x is None or isinstance(x, int)
 
 
+def _short_repr(value: Any, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _broadcast_prefix(prefix: AxisSpec, tree: Any, what: str, option: str) -> list:
     """One axis per leaf of ``tree``, from a prefix tree of axes."""
     treedef = tree_flatten(tree)[1]
@@ -39,14 +44,15 @@ def _broadcast_prefix(prefix: AxisSpec, tree: Any, what: str, option: str) -> li
     for a in axes:
         if not _is_axis_leaf(a):
             raise FungradTypeError(
-                f"vmap: {option} must contain only ints and None, found {a!r} in {prefix!r}"
+                f"vmap: {option} must contain only ints and None, found {a!r} in "
+                f"{_short_repr(prefix)}"
             )
     try:
         subtrees = prefix_def.flatten_up_to(tree)
     except ValueError as err:
         raise FungradValueError(
-            f"vmap: {option}={prefix!r} must be a pytree prefix of the {what}, but it does "
-            f"not match them.\n  {option}: {prefix_def}\n  {what}: {treedef}\n{err}"
+            f"vmap: {option}={_short_repr(prefix)} must be a pytree prefix of the {what}, but "
+            f"it does not match them.\n{err}"
         ) from None
     out = []
     for axis, sub in zip(axes, subtrees):

@@ -241,3 +241,39 @@ def test_numpy_typed_results_add_no_equations_to_a_jaxpr():
     closed = fungrad.make_jaxpr(lambda s: fnp.sin(s) * fnp.cos(s))(2.0)
     assert "convert_element_type" not in str(closed)
     assert [str(a) for a in closed.out_avals] == ["ShapedArray((), float64)"]
+
+
+# ---------------------------------------------------------------------------------------
+# Pytree mismatches at the transformations' own checks name the difference
+
+
+def test_jvp_with_a_tangent_tree_missing_a_key_names_the_key():
+    with pytest.raises(TypeError, match=r"the key 'b' at path \[0\]\['b'\] is in the primals"):
+        fungrad.jvp(lambda d: d["a"], ({"a": 1.0, "b": 2.0},), ({"a": 1.0},))
+
+
+def test_cotangent_mismatch_names_the_difference_and_stays_short():
+    params = {f"w{i:03d}": np.ones(2) for i in range(400)}
+    _, pullback = fungrad.vjp(lambda p: p, params)
+    wrong = dict(params)
+    del wrong["w123"]
+    with pytest.raises(TypeError, match="w123") as info:
+        pullback(wrong)
+    assert len(str(info.value)) < 2000
+
+
+def test_linearize_and_linear_transpose_mismatches_name_the_difference():
+    _, f_jvp = fungrad.linearize(lambda a, b: a * b, 1.0, 2.0)
+    with pytest.raises(TypeError, match="tangents"):
+        f_jvp((1.0,))
+    transpose = fungrad.linear_transpose(lambda x: {"y": x}, 1.0)
+    with pytest.raises(TypeError, match="'y'"):
+        transpose({"z": 1.0})
+
+
+def test_vmap_in_axes_mismatch_on_a_large_tree_stays_short():
+    params = {f"w{i:03d}": np.ones((2, 3)) for i in range(400)}
+    axes = {f"w{i:03d}": 0 for i in range(399)}
+    with pytest.raises(ValueError, match="in_axes") as info:
+        fungrad.vmap(lambda p: p, in_axes=(axes,))(params)
+    assert len(str(info.value)) < 2000

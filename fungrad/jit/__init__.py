@@ -41,6 +41,7 @@ from fungrad.interpreters.partial_eval import trace_to_jaxpr
 from fungrad.interpreters.transpose import backward_pass
 from fungrad.jit.codegen import GeneratedCode, generate
 from fungrad.jit.simplify import simplify, value_key
+from fungrad.traceback_util import filtered, filtering_enabled
 from fungrad.tree_util import (
     compile_unflatten,
     not_an_array_message,
@@ -314,25 +315,31 @@ class JittedFunction:
         return _Entry(closed, flat_fun.out_tree)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        # Fast path: positional arrays and builtin containers, no transformation active.
-        if self._plain and not kwargs and type(_state.current) is EvalInterpreter:
-            leaves: list[Any] = []
-            parts: list[Any] = []
-            try:
-                _plain_signature(args, leaves, parts)
-                key = tuple(parts)
-            except (_NotPlain, TypeError):  # TypeError: dict keys that do not sort
-                pass
-            else:
-                found = self._fast.get(key)
-                if found is not None:
-                    self._cache.move_to_end(found[1])
-                    return found[0](leaves)
-                result, run = self._call(args, kwargs)
-                if run is not None:
-                    self._fast[key] = (run, next(reversed(self._cache)))
-                return result
-        return self._call(args, kwargs)[0]
+        try:
+            # Fast path: positional arrays and builtin containers, no transformation active.
+            if self._plain and not kwargs and type(_state.current) is EvalInterpreter:
+                leaves: list[Any] = []
+                parts: list[Any] = []
+                try:
+                    _plain_signature(args, leaves, parts)
+                    key = tuple(parts)
+                except (_NotPlain, TypeError):  # TypeError: dict keys that do not sort
+                    pass
+                else:
+                    found = self._fast.get(key)
+                    if found is not None:
+                        self._cache.move_to_end(found[1])
+                        return found[0](leaves)
+                    result, run = self._call(args, kwargs)
+                    if run is not None:
+                        self._fast[key] = (run, next(reversed(self._cache)))
+                    return result
+            return self._call(args, kwargs)[0]
+        except Exception as exc:
+            # The API boundary (see fungrad/traceback_util.py), inline: this is the hot path.
+            if not filtering_enabled():
+                raise
+            raise filtered(exc)  # frames hidden; FUNGRAD_TRACEBACK_FILTERING=off shows all
 
     def _call(self, args: tuple, kwargs: dict) -> tuple[Any, Callable | None]:
         """Call through the cache; also returns the compiled runner if one was used."""
