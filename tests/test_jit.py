@@ -314,6 +314,9 @@ SIGNED_ZERO_PROGRAMS = [
     lambda x: (x * np.float32(-0.0), x * np.float64(0.0), x * np.float32(0.0)),
     lambda x: (x * np.array(-0.0), x * np.array(0.0), x * np.array(0.0, np.float32)),
     lambda x: (fnp.sum(x * 0.0 * fnp.ones((2, 1))), fnp.sum(x * -0.0 * fnp.ones((2, 1)))),
+    # x + 0.0 and x - (-0.0) turn -0.0 into 0.0, so they are not identities to drop
+    lambda x: (x + 0.0, 0.0 + x, x + 0, x - (-0.0), x - np.float64(-0.0)),
+    lambda x: (fnp.sum(x, axis=()), fnp.sum(x * 1.0, axis=())),
 ]
 
 
@@ -884,7 +887,7 @@ def test_make_jaxpr_of_jit_shows_the_call_with_its_program():
 
 def test_lower_gives_the_simplified_jaxpr_and_the_generated_source():
     inner = jit(lambda x: fnp.cos(x))
-    python = lambda x: fnp.sin(x) * 1.0 + 0.0 + inner(x) + fnp.sin(x)
+    python = lambda x: fnp.sin(x) * 1.0 - 0.0 + inner(x) + fnp.sin(x)
     f = jit(python)
     x = np.linspace(0.0, 1.0, 4)
     lowered = f.lower(x)

@@ -232,27 +232,36 @@ def _div_transpose(ct, x, y):
     return unbroadcast(div(ct, y), x.aval), None
 
 
-def _is_constant(value: Any, target: float) -> bool:
-    return value is not None and bool(np.all(np.asarray(value) == target))
+def _is_constant(value: Any, target: float, zero_sign: bool | None = None) -> bool:
+    if value is None or not bool(np.all(np.asarray(value) == target)):
+        return False
+    # A zero must have the right sign where signed zeros exist: x + (-0.0) is x for
+    # every x, but x + 0.0 turns -0.0 into 0.0 (and x - (-0.0) does the same).
+    return zero_sign is None or bool(np.all(np.signbit(value) == zero_sign))
 
 
-def _identity_when(prim: Primitive, constant: float, positions: tuple[int, ...]):
-    """identity_operand rule: ``x op c`` is ``x`` when c == constant and x has the result's
-    type (by ``prim``'s own shape/dtype rule: ``int / 1`` is a float); ``positions``
-    lists where the constant may stand (0 or 1)."""
+def _identity_when(
+    prim: Primitive, constant: float, positions: tuple[int, ...], zero_sign: bool | None = None
+):
+    """identity_operand rule: ``x op c`` is ``x`` when c == constant (a zero of sign bit
+    ``zero_sign``, for inexact results) and x has the result's type (by ``prim``'s own
+    shape/dtype rule: ``int / 1`` is a float); ``positions`` lists where the constant
+    may stand (0 or 1)."""
 
     def rule(avals, consts, **params):
+        result = prim.abstract_eval(*avals)
+        sign = zero_sign if result.dtype.kind in "fc" else None
         for pos in positions:
             other = 1 - pos
-            if _is_constant(consts[pos], constant) and avals[other] == prim.abstract_eval(*avals):
+            if _is_constant(consts[pos], constant, sign) and avals[other] == result:
                 return other
         return None
 
     return rule
 
 
-add_p.identity_operand = _identity_when(add_p, 0.0, (0, 1))
-sub_p.identity_operand = _identity_when(sub_p, 0.0, (1,))
+add_p.identity_operand = _identity_when(add_p, 0.0, (0, 1), zero_sign=True)
+sub_p.identity_operand = _identity_when(sub_p, 0.0, (1,), zero_sign=False)
 mul_p.identity_operand = _identity_when(mul_p, 1.0, (0, 1))
 div_p.identity_operand = _identity_when(div_p, 1.0, (1,))
 add_p.transpose = _add_transpose

@@ -84,7 +84,10 @@ def _reduce_sum_transpose(ct, x, axes):
 
 
 reduce_sum_p.transpose = _reduce_sum_transpose
-reduce_sum_p.identity_operand = lambda avals, consts, axes: 0 if not axes else None
+# A sum over no axes is the operand, except that NumPy's turns -0.0 into 0.0.
+reduce_sum_p.identity_operand = lambda avals, consts, axes: (
+    0 if not axes and avals[0].dtype.kind not in "fc" else None
+)
 
 
 def _chosen_jvp(t, ans, x, axes):
