@@ -565,23 +565,9 @@ class _State:
         self.current: Interpreter = EvalInterpreter(None, "eval")
         # True while a fungrad.numpy function runs: results computed from Python
         # scalars alone are NumPy scalars (strongly typed), as NumPy's functions return
-        # them, rather than Python scalars, as Python's arithmetic does.
+        # them (numpy.sin(2.0) is a numpy.float64), rather than Python scalars, as
+        # Python's arithmetic does (2.0 * 2.0 is a weakly typed float).
         self.numpy_typing = False
-
-
-class numpy_typing:
-    """Context manager: results of Python scalars are typed as NumPy's functions type
-    them (``numpy.sin(2.0)`` is a strongly typed ``numpy.float64``) instead of as Python
-    arithmetic does (``2.0 * 2.0`` is a weakly typed float)."""
-
-    __slots__ = ("previous",)
-
-    def __enter__(self) -> None:
-        self.previous = _state.numpy_typing
-        _state.numpy_typing = True
-
-    def __exit__(self, *exc: Any) -> None:
-        _state.numpy_typing = self.previous
 
 
 class EvalInterpreter(Interpreter):

@@ -126,7 +126,7 @@ class StagingInterpreter(Interpreter):
         if prim.multiple_results:
             outputs = [Var(a) for a in out_aval]
         elif out_aval.weak_type and _state.numpy_typing:
-            outputs = [Var(out_aval.strip_weak_type())]  # see core.numpy_typing
+            outputs = [Var(out_aval.strip_weak_type())]  # see core._State.numpy_typing
         else:
             outputs = [Var(out_aval)]
         self.eqns.append(Eqn(prim, inputs, params, outputs, line))

@@ -34,7 +34,7 @@ from numpy import (  # dtypes and constants, re-exported
 )
 
 import fungrad.primitives  # noqa: F401  (registers the primitives)
-from fungrad.core import Tracer, numpy_typing
+from fungrad.core import Tracer, _state
 from fungrad.errors import AxisError, ConcretizationError, FungradTypeError, FungradValueError
 from fungrad.primitives import elementwise as ew
 from fungrad.primitives.indexing import ARRAY, StaticIndex, gather
@@ -1010,7 +1010,7 @@ e = np.e
 # A result computed from Python scalars alone is a Python scalar inside fungrad (weakly
 # typed, as Python arithmetic keeps it), but ``numpy.sin(2.0)`` is a ``numpy.float64``,
 # which takes part in promotion: so is ``fnp.sin(2.0)``, under every transformation
-# (see core.numpy_typing). What NumPy returns for Python scalars:
+# (see core._State.numpy_typing). What NumPy returns for Python scalars:
 _NUMPY_SCALAR = {float: np.float64, int: np.int64, complex: np.complex128, bool: np.bool_}
 
 
@@ -1028,10 +1028,19 @@ def _numpy_value(out: Any) -> Any:
 
 
 def _with_numpy_results(fn: Any) -> Any:
+    # Sets core._State.numpy_typing while fn runs (inline: every fnp call is wrapped).
     @functools.wraps(fn)
     def numpy_function(*args: Any, **kwargs: Any) -> Any:
-        with numpy_typing():
-            return _numpy_value(fn(*args, **kwargs))
+        state = _state
+        previous = state.numpy_typing
+        state.numpy_typing = True
+        try:
+            out = fn(*args, **kwargs)
+        finally:
+            state.numpy_typing = previous
+        if type(out) is np.ndarray or (isinstance(out, Tracer) and not out.weak_type):
+            return out
+        return _numpy_value(out)
 
     return numpy_function
 

@@ -34,7 +34,8 @@ def _broadcast_tangent(t: Any, ans: Any) -> Any:
     if shape_of(t) != ans_shape:
         t = broadcast_to(t, ans_shape)
     dtype = ans.dtype if hasattr(ans, "dtype") else np.result_type(ans)
-    _jvp.check_real_tangent(dtype)
+    if dtype.kind == "c":
+        _jvp.check_real_tangent(dtype)
     return cast_like(t, dtype)
 
 
