@@ -277,3 +277,22 @@ def test_vmap_in_axes_mismatch_on_a_large_tree_stays_short():
     with pytest.raises(ValueError, match="in_axes") as info:
         fungrad.vmap(lambda p: p, in_axes=(axes,))(params)
     assert len(str(info.value)) < 2000
+
+
+# ---------------------------------------------------------------------------------------
+# Found by the randomized search (tests/test_random_programs.py)
+
+
+def test_jvp_of_concatenating_a_float_with_an_integer_array():
+    out, tangent = fungrad.jvp(
+        lambda x: fnp.concatenate([x, np.array([1, 2])]), (np.ones(2),), (np.ones(2),)
+    )
+    np.testing.assert_array_equal(tangent, [1.0, 1.0, 0.0, 0.0])
+    jac = fungrad.jacrev(lambda x: fnp.stack([x, np.array([1, 2])]))(np.ones(2))
+    np.testing.assert_array_equal(jac, [[[1, 0], [0, 1]], [[0, 0], [0, 0]]])
+
+
+def test_concatenate_flattened_promotes_python_scalars_weakly():
+    x = np.ones(2, np.float32)
+    assert fnp.concatenate([x, 2.0], axis=None).dtype == np.float32
+    assert fungrad.jit(lambda x: fnp.concatenate([x, 2.0], axis=None))(x).dtype == np.float32

@@ -16,12 +16,14 @@ import numpy as np
 from fungrad.core import (
     Interpreter,
     Primitive,
+    ShapedArray,
     Tracer,
     Zero,
     _state,
     get_aval,
     missing_rule,
     user_source_line,
+    zeros_for,
 )
 from fungrad.errors import FungradTypeError
 
@@ -152,8 +154,13 @@ def deflinear_jvp(prim: Primitive) -> None:
         ans = prim.bind(*primals, **params)
         if all(type(t) is Zero for t in tangents):
             return ans, Zero(get_aval(ans))
-        check_real_tangent(get_aval(ans).dtype)
-        tangents = [instantiate(t) for t in tangents]
+        dtype = get_aval(ans).dtype
+        check_real_tangent(dtype)
+        # A zero tangent of an integer operand (concatenated with floats) is a zero of
+        # the output's dtype: float0 would not promote.
+        tangents = [
+            zeros_for(ShapedArray(t.aval.shape, dtype)) if type(t) is Zero else t for t in tangents
+        ]
         return ans, prim.bind(*tangents, **params)
 
     prim.jvp = jvp_rule
@@ -195,4 +202,3 @@ def _not_installed(*args: Any) -> Any:
 
 add_tangents: Callable[[Any, Any], Any] = _not_installed
 broadcast_tangent: Callable[[Any, Any], Any] = _not_installed
-instantiate: Callable[[Any], Any] = _not_installed

@@ -702,7 +702,11 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
     if not arrays:
         raise FungradValueError("concatenate needs at least one array")
     if axis is None:
-        arrays = [ravel(a) for a in arrays]
+        # Python scalars promote weakly, as in NumPy: [float32 array, 2.0] is float32.
+        dtype = result_type(*arrays)
+        arrays = [
+            ravel(np.asarray(a, dtype) if type(a) in (float, int, complex) else a) for a in arrays
+        ]
         axis = 0
     if ndim(arrays[0]) == 0:
         raise FungradValueError(

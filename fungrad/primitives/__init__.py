@@ -1,7 +1,7 @@
 """The primitives, by family. Importing this package registers them all.
 
 It also gives the jvp and transpose machinery the few tangent operations it needs
-(adding, broadcasting, materialising zeros), which are themselves primitives.
+(adding and broadcasting), which are themselves primitives.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from fungrad.core import Zero, shape_of, zeros_for
+from fungrad.core import shape_of
 from fungrad.interpreters import jvp as _jvp
 from fungrad.primitives import (  # noqa: F401
     creation,
@@ -39,10 +39,5 @@ def _broadcast_tangent(t: Any, ans: Any) -> Any:
     return cast_like(t, dtype)
 
 
-def _instantiate(t: Any) -> Any:
-    return zeros_for(t.aval) if type(t) is Zero else t
-
-
 _jvp.add_tangents = _add_tangents
 _jvp.broadcast_tangent = _broadcast_tangent
-_jvp.instantiate = _instantiate
