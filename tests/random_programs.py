@@ -535,12 +535,12 @@ class ProgramDrawer:
 
     def draw_output(self) -> str:
         count = self.draw(st.integers(1, 3))
-        computed = self.values[len(self.unpack) :] or self.values
+        floats = [v for v in self.values if v.dtype.kind == "f"]
+        computed = self.values[len(self.unpack) :] or floats
         # mostly computed values, the most recent first; sometimes an input as it is
         names = []
         for _ in range(count):
-            inputs = [v for v in self.values if v.dtype.kind == "f"] or computed
-            pool = inputs if self.draw(st.integers(0, 5)) == 0 else computed
+            pool = floats if self.draw(st.integers(0, 5)) == 0 else computed
             names.append(pool[-1 - self.draw(st.integers(0, len(pool) - 1))].name)
         if count == 1:
             return self.choice(
@@ -564,6 +564,8 @@ class ProgramDrawer:
         if template == "np.round({x})" and "round_half_even" in self.excluded:
             raise Rejected("excluded")
         x = self.pick()
+        if template == "{x} ** 2.0" and "pow_float_exponent_warning" in self.excluded:
+            guard = lambda x: away_from(x, [0])  # noqa: E731
         self.add(template.format(x=x.name), [x], guard)
 
     def line_binary(self) -> None:
@@ -1117,6 +1119,8 @@ def arg_shapes(draw: Callable, n_args: int, *, mixed: bool) -> list[Any]:
             args.append({"w": leaf(), "b": leaf()})
         else:
             args.append((leaf(), leaf()))
+    if not any(map(is_float, tree_leaves(args))):  # something to compute with
+        args[0] = numpy.zeros(numpy.shape(tree_leaves(args[0])[0]), numpy.float64)
     return args
 
 
@@ -1988,6 +1992,17 @@ def all_examples(layers: list[Layer], args: tuple) -> list[tuple]:
     for layer in reversed(layers):
         rows = [row for outer in rows for row in layer.examples(outer)]
     return rows
+
+
+def without_float0(g: Callable) -> Callable:
+    """``g`` with its float0 outputs (an integer input's cotangent) replaced by None: what a
+    further layer differentiates or maps."""
+
+    def g_floats(*args, **kwargs):
+        out = g(*args, **kwargs)
+        return tree_map(lambda x: None if fnp.result_type(x) == fungrad.float0 else x, out)
+
+    return g_floats
 
 
 def stack_source(layers: list[Layer]) -> str:

@@ -52,6 +52,7 @@ from random_programs import (
     grid_values,
     level_args,
     stack_source,
+    without_float0,
 )
 
 import fungrad
@@ -61,7 +62,16 @@ from fungrad.tree_util import tree_flatten, tree_leaves
 # TEMPORARY EXCLUSIONS. Each name steers the generator around one known bug, so the
 # search can go on finding others; delete a name once its bug is fixed. The names are
 # checked where the generator draws the construct (grep for the name).
-EXCLUDED: frozenset[str] = frozenset()
+EXCLUDED = frozenset(
+    [
+        # jvp of concatenate/stack/array with an integer operand: DTypePromotionError
+        "concat_with_integer",
+        # concatenate([float32 array, Python scalar], axis=None) is float64; NumPy: float32
+        "concat_none_weak_scalar",
+        # the third derivative of x ** 2.0 at x = 0 warns (divide by zero in power)
+        "pow_float_exponent_warning",
+    ]
+)
 # ---------------------------------------------------------------------------------------
 
 
@@ -134,9 +144,11 @@ def check_random_stack(data, min_layers: int, max_layers: int, max_lines: int) -
     note(f"outer arguments: {args!r}" + (f"\nnew values for jit: {alt!r}" if alt else ""))
 
     copies = copy_tree((args, alt, program.consts))
+    # functions[k] is the stack up to layer k; a further layer sees it without float0
+    # outputs (the cotangents of integer inputs), which have nothing to differentiate
     functions = [program.build(FUNGRAD)]
     for layer in layers:
-        functions.append(layer.apply(functions[-1]))
+        functions.append(layer.apply(without_float0(functions[-1])))
 
     # the program itself, at every point the stack evaluates it at
     tol = TIGHT[program.low_precision]
@@ -149,7 +161,7 @@ def check_random_stack(data, min_layers: int, max_layers: int, max_lines: int) -
     alt_at = level_args(layers, alt) if alt else [None] * (len(layers) + 1)
     for k, layer in enumerate(layers, start=1):
         ctx = Context(program.low_precision, outermost=k == len(layers))
-        layer.check(functions[k], functions[k - 1], at[k], alt_at[k], ctx)
+        layer.check(functions[k], without_float0(functions[k - 1]), at[k], alt_at[k], ctx)
 
     assert_unchanged((args, alt, program.consts), copies, "the arguments and constants")
 
