@@ -491,12 +491,12 @@ class Tracer:
         return np.asarray(self._value_for(".tolist()")).tolist()
 
     def _value_for(self, conversion: str) -> Any:
-        if self.differentiated_by() is not None:
-            raise self._conversion_error(conversion)
+        interp = self.differentiated_by()
+        if interp is not None:
+            raise self._conversion_error(conversion, interp)
         return self.to_concrete()
 
-    def _conversion_error(self, conversion: str) -> TracerConversionError:
-        interp = self.differentiated_by()
+    def _conversion_error(self, conversion: str, interp: Interpreter) -> TracerConversionError:
         return TracerConversionError(
             f"{conversion} of a value differentiated by `{interp.transformation}` "
             f"({self.aval.str_short()}, at {user_source_line()}) would drop its "
@@ -519,8 +519,9 @@ class Tracer:
         )
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        if self.differentiated_by() is not None:
-            raise self._conversion_error("numpy.asarray (or np.array, np.float64)")
+        interp = self.differentiated_by()
+        if interp is not None:
+            raise self._conversion_error("numpy.asarray (or np.array, np.float64)", interp)
         raise self._numpy_error("numpy.asarray")
 
     def __repr__(self) -> str:
