@@ -311,40 +311,25 @@ def pprint_jaxpr(jaxpr: Jaxpr, source_info: bool = False, indent: str = "") -> s
 
 
 class Primitive:
-    """An operation that interpreters know by name, with one rule per interpreter.
+    """An operation that interpreters know by name.
 
-    ``impl`` runs it on NumPy values; ``abstract_eval`` maps input avals to the
-    output aval (the shape/dtype rule); ``jvp`` pushes tangents; ``transpose`` is set
-    only for primitives linear in some input; ``batch`` is the vmap rule; ``emit``
-    (optional) writes it as NumPy source for ``jit`` (see interpreters/lowering.py),
-    which otherwise calls ``impl``; ``identity_operand`` (optional) lets ``jit``'s
-    simplifier drop no-op equations: given the operands' avals and known constant
-    values (None where unknown) and the params, it returns the index of the operand
-    the output always equals (``x * 1``, a reshape to the same shape), or None.
+    A primitive itself holds only what defines it: ``impl`` runs it on NumPy values,
+    and ``abstract_eval`` maps input avals to the output aval (the shape/dtype rule).
+    Every other rule lives in a table owned by the code that uses it, keyed by the
+    primitive: jvp rules in fungrad/interpreters/jvp.py, transpose rules in
+    interpreters/transpose.py, batching rules in interpreters/batching.py, identity
+    rules for the simplifier in interpreters/simplify_rules.py, and NumPy lowerings
+    for ``jit`` in the backend. A new kind of rule is a new table, not a new slot here.
     """
 
-    __slots__ = (
-        "name",
-        "multiple_results",
-        "impl",
-        "abstract_eval",
-        "jvp",
-        "transpose",
-        "batch",
-        "emit",
-        "identity_operand",
-    )
+    __slots__ = ("name", "multiple_results", "impl", "abstract_eval", "emit")
 
     def __init__(self, name: str, multiple_results: bool = False):
         self.name = name
         self.multiple_results = multiple_results
         self.impl: Callable[..., Any] | None = None
         self.abstract_eval: Callable[..., Any] | None = None
-        self.jvp: Callable[..., Any] | None = None
-        self.transpose: Callable[..., Any] | None = None
-        self.batch: Callable[..., Any] | None = None
         self.emit: Callable[..., Any] | None = None
-        self.identity_operand: Callable[..., int | None] | None = None
 
     def bind(self, *args: Any, **params: Any) -> Any:
         return _state.current.process_primitive(self, args, params)

@@ -32,6 +32,7 @@ from numpy.testing import assert_allclose
 import fungrad.numpy as fnp
 from fungrad import ClosedJaxpr, eval_jaxpr, jit, make_jaxpr
 from fungrad.core import Literal, Var
+from fungrad.interpreters.simplify_rules import identity_rules
 from fungrad.jit.codegen import generate
 from fungrad.jit.simplify import (
     eliminate_common_subexpressions,
@@ -309,11 +310,11 @@ def foldable(closed: ClosedJaxpr) -> list[str]:
 
 
 def identities(closed: ClosedJaxpr) -> list[str]:
-    """Equations whose primitive's identity_operand rule says they return an operand."""
+    """Equations whose primitive's identity rule says they return an operand."""
     known = {id(v): c for v, c in zip(closed.jaxpr.constvars, closed.consts)}
     found = []
     for e in closed.eqns:
-        rule = e.primitive.identity_operand
+        rule = identity_rules.get(e.primitive)
         if rule is None:
             continue
         consts = [a.value if type(a) is Literal else known.get(id(a)) for a in e.inputs]

@@ -40,8 +40,10 @@ from hypothesis.extra import numpy as hnp
 import fungrad
 from fungrad import core, dtypes
 from fungrad.core import Zero, get_aval
-from fungrad.interpreters.jvp import jvp_flat
+from fungrad.interpreters.batching import batch_rules
+from fungrad.interpreters.jvp import jvp_flat, jvp_rules
 from fungrad.interpreters.partial_eval import linearize_flat
+from fungrad.interpreters.transpose import transpose_rules
 from fungrad.primitives.indexing import ARRAY, StaticIndex
 from fungrad.test_util import check_grads, numerical_jvp
 
@@ -1411,7 +1413,7 @@ def test_batching_rule_applied_directly_gives_the_output_and_its_batch_dim(row, 
         None if axis is None else axis % np.ndim(value)
         for axis, value in zip(level.in_axes, values)
     ]
-    out, out_dim = row.primitive.batch(values, dims, **batch.case.params)
+    out, out_dim = batch_rules[row.primitive](values, dims, **batch.case.params)
     if row.primitive.multiple_results:
         (out,), (out_dim,) = out, out_dim
     assert isinstance(out, np.ndarray | np.generic), f"the rule returned {type(out).__name__}"
@@ -1562,13 +1564,19 @@ def test_every_registered_primitive_has_a_row():
 @pytest.mark.parametrize("name", sorted(core.primitives))
 def test_every_registered_primitive_has_impl_shape_jvp_and_batching_rules(name):
     prim = core.primitives[name]
-    for rule in ("impl", "abstract_eval", "jvp", "batch"):
-        assert callable(getattr(prim, rule)), f"primitive '{name}' has no {rule} rule"
+    rules = {
+        "impl": prim.impl,
+        "abstract_eval": prim.abstract_eval,
+        "jvp": jvp_rules.get(prim),
+        "batch": batch_rules.get(prim),
+    }
+    for rule, found in rules.items():
+        assert callable(found), f"primitive '{name}' has no {rule} rule"
 
 
 @rows(ROWS)
 def test_transpose_rule_exactly_where_the_row_declares_linearity(row):
-    has_rule = row.primitive.transpose is not None
+    has_rule = row.primitive in transpose_rules
     assert has_rule == bool(row.linear), (
         f"'{row.name}': transpose rule {'present' if has_rule else 'missing'}, but its row "
         f"declares linear operand groups {row.linear}"

@@ -25,6 +25,16 @@ from fungrad.core import (
 )
 from fungrad.errors import ConcretizationError
 
+#: Each primitive's batching rule: ``rule(values, dims, **params) -> (out, out_dim)``,
+#: ``dims`` holding each operand's batch dimension or None. Registered with
+#: :func:`register_batch`.
+batch_rules: dict[Primitive, Callable[..., Any]] = {}
+
+
+def register_batch(prim: Primitive, rule: Callable[..., Any]) -> None:
+    """Make ``rule`` the batching rule of ``prim``."""
+    batch_rules[prim] = rule
+
 
 class BatchTracer(Tracer):
     __slots__ = ("value", "batch_dim")
@@ -73,7 +83,7 @@ class BatchInterpreter(Interpreter):
         if not own:
             # Nothing here varies across the batch: compute it once.
             return self.forward_to_parent(prim, values, params)
-        rule = prim.batch
+        rule = batch_rules.get(prim)
         if rule is None:
             raise missing_rule(prim, "batching")
         _state.current = self.parent

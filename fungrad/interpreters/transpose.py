@@ -14,12 +14,22 @@ input; it returns one cotangent per input, ``None`` where there is none.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from fungrad.core import Jaxpr, Literal, ShapedArray, Var, Zero
+from fungrad.core import Jaxpr, Literal, Primitive, ShapedArray, Var, Zero
 from fungrad.errors import NonLinearError
 from fungrad.interpreters import jvp as tangent_ops
+
+#: The transpose rule of each primitive linear in some input, registered with
+#: :func:`register_transpose` (directly, or through ``deflinear``/``defbilinear`` in
+#: fungrad/primitives/builders.py).
+transpose_rules: dict[Primitive, Callable[..., Any]] = {}
+
+
+def register_transpose(prim: Primitive, rule: Callable[..., Any]) -> None:
+    """Make ``rule`` the transpose rule of ``prim``: ``rule(ct, *args, **params)``."""
+    transpose_rules[prim] = rule
 
 
 class UndefinedPrimal:
@@ -105,7 +115,7 @@ def backward_pass(
                 args.append(known[a])
             else:
                 args.append(UndefinedPrimal(a.aval))
-        rule = prim.transpose
+        rule = transpose_rules.get(prim)
         if rule is None:
             where = f" at {eqn.source_info}" if eqn.source_info else ""
             raise NonLinearError(

@@ -34,11 +34,11 @@ from fungrad.core import (
     new_primitive,
 )
 from fungrad.errors import FungradTypeError, FungradValueError
-from fungrad.interpreters.batching import batch_flat
-from fungrad.interpreters.jvp import jvp_flat
+from fungrad.interpreters.batching import batch_flat, register_batch
+from fungrad.interpreters.jvp import jvp_flat, register_jvp
 from fungrad.interpreters.lowering import Emitted
 from fungrad.interpreters.partial_eval import trace_to_jaxpr
-from fungrad.interpreters.transpose import backward_pass
+from fungrad.interpreters.transpose import backward_pass, register_transpose
 from fungrad.jit.codegen import GeneratedCode, generate
 from fungrad.jit.simplify import simplify, value_key
 from fungrad.traceback_util import filtered, filtering_enabled
@@ -103,9 +103,9 @@ def _jit_emit(ns, args, params, out, avals):
     return Emitted(f"{ns.name(runner, 'call')}({', '.join(args)})", False, False)
 
 
-jit_p.jvp = _jit_jvp
-jit_p.batch = _jit_batch
-jit_p.transpose = _jit_transpose
+register_jvp(jit_p, _jit_jvp)
+register_batch(jit_p, _jit_batch)
+register_transpose(jit_p, _jit_transpose)
 jit_p.emit = _jit_emit
 
 

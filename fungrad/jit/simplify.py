@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from fungrad.core import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
+from fungrad.interpreters.simplify_rules import identity_rules
 
 # Constants up to this many elements are folded; larger ones stay in the program.
 _FOLD_LIMIT = 1 << 16
@@ -137,7 +138,7 @@ def forward_identities(closed: ClosedJaxpr) -> ClosedJaxpr:
     known: dict[Var, Any] = dict(zip(closed.jaxpr.constvars, closed.consts))
     for eqn in closed.jaxpr.eqns:
         inputs = [rw.read(a) for a in eqn.inputs]
-        rule = eqn.primitive.identity_operand
+        rule = identity_rules.get(eqn.primitive)
         if rule is not None:
             consts = [
                 None if v is _UNKNOWN else v for v in (_known_value(a, known) for a in inputs)

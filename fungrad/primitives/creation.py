@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from fungrad.core import ShapedArray, new_primitive
+from fungrad.interpreters.batching import register_batch
 from fungrad.interpreters.jvp import zero_jvp
 from fungrad.interpreters.lowering import impl_emitter
 
@@ -30,7 +31,7 @@ eye_p = new_primitive("eye")
 eye_p.impl = _eye_impl
 eye_p.abstract_eval = lambda shape, offset, dtype: ShapedArray(shape, dtype)
 zero_jvp(eye_p)
-eye_p.batch = lambda values, dims, **params: (eye_p.bind(**params), None)
+register_batch(eye_p, lambda values, dims, **params: (eye_p.bind(**params), None))
 eye_p.emit = impl_emitter(_eye_impl, "eye", True)
 
 

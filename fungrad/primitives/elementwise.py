@@ -19,10 +19,17 @@ import numpy as np
 from fungrad import dtypes
 from fungrad.core import Primitive, ShapedArray, Zero, get_aval, new_primitive, shape_of
 from fungrad.errors import ShapeError
-from fungrad.interpreters.batching import to_front
-from fungrad.interpreters.jvp import check_real_tangent, defjvp, deflinear_jvp, zero_jvp
+from fungrad.interpreters.batching import register_batch, to_front
+from fungrad.interpreters.jvp import (
+    check_real_tangent,
+    defjvp,
+    deflinear_jvp,
+    register_jvp,
+    zero_jvp,
+)
 from fungrad.interpreters.lowering import Emitted, impl_emitter, ufunc_emitter
-from fungrad.interpreters.transpose import is_undefined, require_constant
+from fungrad.interpreters.simplify_rules import register_identity
+from fungrad.interpreters.transpose import is_undefined, register_transpose, require_constant
 
 # ---------------------------------------------------------------------------------------
 # Shape and dtype rules shared by the families
@@ -68,12 +75,12 @@ def broadcast_shapes(name: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
 
 def batch_unary(prim: Primitive) -> None:
     """Batching rule of a one-operand elementwise primitive: the batch dim stays put."""
-    prim.batch = lambda values, dims, **params: (prim.bind(*values, **params), dims[0])
+    register_batch(prim, lambda values, dims, **params: (prim.bind(*values, **params), dims[0]))
 
 
 def batch_broadcasting(prim: Primitive) -> None:
     """Give ``prim`` the batching rule of a NumPy-broadcasting primitive."""
-    prim.batch = broadcasting_rule(prim)
+    register_batch(prim, broadcasting_rule(prim))
 
 
 def broadcasting_rule(prim: Primitive) -> Callable[..., Any]:
@@ -260,15 +267,15 @@ def _identity_when(
     return rule
 
 
-add_p.identity_operand = _identity_when(add_p, 0.0, (0, 1), zero_sign=True)
-sub_p.identity_operand = _identity_when(sub_p, 0.0, (1,), zero_sign=False)
-mul_p.identity_operand = _identity_when(mul_p, 1.0, (0, 1))
-div_p.identity_operand = _identity_when(div_p, 1.0, (1,))
-add_p.transpose = _add_transpose
-sub_p.transpose = _sub_transpose
-mul_p.transpose = _mul_transpose
-div_p.transpose = _div_transpose
-neg_p.transpose = lambda ct, x: (neg(ct),)
+register_identity(add_p, _identity_when(add_p, 0.0, (0, 1), zero_sign=True))
+register_identity(sub_p, _identity_when(sub_p, 0.0, (1,), zero_sign=False))
+register_identity(mul_p, _identity_when(mul_p, 1.0, (0, 1)))
+register_identity(div_p, _identity_when(div_p, 1.0, (1,)))
+register_transpose(add_p, _add_transpose)
+register_transpose(sub_p, _sub_transpose)
+register_transpose(mul_p, _mul_transpose)
+register_transpose(div_p, _div_transpose)
+register_transpose(neg_p, lambda ct, x: (neg(ct),))
 
 # ---------------------------------------------------------------------------------------
 # Powers
@@ -680,7 +687,7 @@ def _select_transpose(ct, pred, on_true, on_false):
     )
 
 
-select_p.transpose = _select_transpose
+register_transpose(select_p, _select_transpose)
 batch_broadcasting(select_p)
 
 # ---------------------------------------------------------------------------------------
@@ -708,10 +715,13 @@ def _convert_transpose(ct, x, new_dtype):
     return (convert_element_type(ct, x.aval.dtype),)
 
 
-convert_element_type_p.jvp = _convert_jvp
-convert_element_type_p.transpose = _convert_transpose
-convert_element_type_p.identity_operand = lambda avals, consts, new_dtype: (
-    0 if avals[0].dtype == new_dtype and not avals[0].weak_type else None
+register_jvp(convert_element_type_p, _convert_jvp)
+register_transpose(convert_element_type_p, _convert_transpose)
+register_identity(
+    convert_element_type_p,
+    lambda avals, consts, new_dtype: (
+        0 if avals[0].dtype == new_dtype and not avals[0].weak_type else None
+    ),
 )
 batch_unary(convert_element_type_p)
 convert_element_type_p.emit = impl_emitter(convert_element_type_p.impl, "convert", fresh=True)
@@ -719,7 +729,7 @@ convert_element_type_p.emit = impl_emitter(convert_element_type_p.impl, "convert
 stop_gradient_p = new_primitive("stop_gradient")
 stop_gradient_p.impl = lambda x: x
 stop_gradient_p.abstract_eval = lambda x: x
-stop_gradient_p.identity_operand = lambda avals, consts: 0
+register_identity(stop_gradient_p, lambda avals, consts: 0)
 zero_jvp(stop_gradient_p)
 batch_unary(stop_gradient_p)
 stop_gradient_p.emit = lambda ns, args, params, out, avals: Emitted(args[0], False, False)

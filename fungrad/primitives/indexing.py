@@ -15,10 +15,10 @@ import numpy as np
 
 from fungrad.core import ShapedArray, new_primitive, shape_of
 from fungrad.errors import ShapeError
-from fungrad.interpreters.batching import move_batch_dim, to_front
+from fungrad.interpreters.batching import move_batch_dim, register_batch, to_front
 from fungrad.interpreters.jvp import defjvp
 from fungrad.interpreters.lowering import impl_emitter
-from fungrad.interpreters.transpose import require_constant
+from fungrad.interpreters.transpose import register_transpose, require_constant
 from fungrad.primitives.shape import reshape, transpose
 
 
@@ -150,8 +150,8 @@ def _scatter_add_transpose(ct, x, *index_arrays, index, shape):
     return (gather(ct, *index_arrays, index=index), *(None for _ in index_arrays))
 
 
-gather_p.transpose = _gather_transpose
-scatter_add_p.transpose = _scatter_add_transpose
+register_transpose(gather_p, _gather_transpose)
+register_transpose(scatter_add_p, _scatter_add_transpose)
 
 
 def slice_along(x: Any, axis: int, start: int, stop: int) -> Any:
@@ -247,7 +247,7 @@ def _scatter_add_batch(values, dims, index, shape):
     return scatter_add(ct, *new_arrays, index=new_index, shape=out_shape), 0
 
 
-gather_p.batch = _gather_batch
-scatter_add_p.batch = _scatter_add_batch
+register_batch(gather_p, _gather_batch)
+register_batch(scatter_add_p, _scatter_add_batch)
 gather_p.emit = impl_emitter(gather_p.impl, "gather", fresh=False)
 scatter_add_p.emit = impl_emitter(_scatter_add_impl, "scatter_add", fresh=True)

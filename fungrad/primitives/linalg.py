@@ -17,10 +17,10 @@ import numpy as np
 from fungrad import dtypes
 from fungrad.core import ShapedArray, new_primitive, shape_of
 from fungrad.errors import ShapeError
-from fungrad.interpreters.batching import to_front
+from fungrad.interpreters.batching import register_batch, to_front
 from fungrad.interpreters.jvp import defjvp
 from fungrad.interpreters.lowering import Emitted
-from fungrad.interpreters.transpose import is_undefined, require_constant
+from fungrad.interpreters.transpose import is_undefined, register_transpose, require_constant
 from fungrad.primitives.elementwise import cast_like
 from fungrad.primitives.shape import transpose
 
@@ -158,7 +158,7 @@ def _put_back(result, source, dtype):
     return cast_like(result, dtype)
 
 
-dot_general_p.transpose = _dot_general_transpose
+register_transpose(dot_general_p, _dot_general_transpose)
 
 
 def _dot_general_batch(values, dims, dimension_numbers):
@@ -183,7 +183,7 @@ def _dot_general_batch(values, dims, dimension_numbers):
     return dot_general(x, y, dims_out), len(xb) + x_free
 
 
-dot_general_p.batch = _dot_general_batch
+register_batch(dot_general_p, _dot_general_batch)
 
 
 # Source for the matrix products of _MATRIX_FAST_PATHS.

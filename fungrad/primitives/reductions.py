@@ -12,8 +12,11 @@ import numpy as np
 
 from fungrad.core import ShapedArray, get_aval, new_primitive
 from fungrad.errors import ShapeError
+from fungrad.interpreters.batching import register_batch
 from fungrad.interpreters.jvp import defjvp, deflinear_jvp, zero_jvp
 from fungrad.interpreters.lowering import Emitted, impl_emitter
+from fungrad.interpreters.simplify_rules import register_identity
+from fungrad.interpreters.transpose import register_transpose
 from fungrad.primitives.elementwise import convert_element_type, div, eq, mul
 
 
@@ -46,7 +49,7 @@ def reduction(name: str, fn: Any):
         batched_axes = tuple(sorted(_batched_axis(a, d) for a in axes))
         return prim.bind(x, axes=batched_axes), d - sum(1 for a in axes if a < d)
 
-    prim.batch = batch_rule
+    register_batch(prim, batch_rule)
 
     def emit(ns, args, params, out, avals):
         axes = params["axes"]
@@ -83,10 +86,11 @@ def _reduce_sum_transpose(ct, x, axes):
     return (broadcast_in_dim(ct, x.aval.shape, kept),)
 
 
-reduce_sum_p.transpose = _reduce_sum_transpose
+register_transpose(reduce_sum_p, _reduce_sum_transpose)
 # A sum over no axes is the operand, except that NumPy's turns -0.0 into 0.0.
-reduce_sum_p.identity_operand = lambda avals, consts, axes: (
-    0 if not axes and avals[0].dtype.kind not in "fc" else None
+register_identity(
+    reduce_sum_p,
+    lambda avals, consts, axes: 0 if not axes and avals[0].dtype.kind not in "fc" else None,
 )
 
 
@@ -117,7 +121,7 @@ def _arg_reduction(name: str, fn: Any):
         (x,), (d,) = values, dims
         return prim.bind(x, axis=_batched_axis(axis, d)), d if axis >= d else d - 1
 
-    prim.batch = batch_rule
+    register_batch(prim, batch_rule)
     prim.emit = impl_emitter(prim.impl, name, fresh=True)
     return prim
 

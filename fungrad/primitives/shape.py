@@ -9,10 +9,11 @@ import numpy as np
 from fungrad import dtypes
 from fungrad.core import ShapedArray, new_primitive, shape_of
 from fungrad.errors import ShapeError
-from fungrad.interpreters.batching import move_batch_dim, to_front
+from fungrad.interpreters.batching import move_batch_dim, register_batch, to_front
 from fungrad.interpreters.jvp import deflinear_jvp
 from fungrad.interpreters.lowering import Emitted, impl_emitter
-from fungrad.interpreters.transpose import is_undefined
+from fungrad.interpreters.simplify_rules import register_identity
+from fungrad.interpreters.transpose import is_undefined, register_transpose
 from fungrad.primitives.reductions import reduce_sum
 
 
@@ -63,7 +64,7 @@ def _broadcast_in_dim_transpose(ct, x, shape, broadcast_dimensions):
 
 broadcast_in_dim_p.impl = _broadcast_in_dim_impl
 broadcast_in_dim_p.abstract_eval = _broadcast_in_dim_abstract_eval
-broadcast_in_dim_p.transpose = _broadcast_in_dim_transpose
+register_transpose(broadcast_in_dim_p, _broadcast_in_dim_transpose)
 deflinear_jvp(broadcast_in_dim_p)
 
 
@@ -73,9 +74,10 @@ def _broadcast_in_dim_batch(values, dims, shape, broadcast_dimensions):
     return broadcast_in_dim(x, out_shape, (0,) + tuple(d + 1 for d in broadcast_dimensions)), 0
 
 
-broadcast_in_dim_p.batch = _broadcast_in_dim_batch
-broadcast_in_dim_p.identity_operand = lambda avals, consts, shape, broadcast_dimensions: (
-    0 if avals[0].shape == shape else None
+register_batch(broadcast_in_dim_p, _broadcast_in_dim_batch)
+register_identity(
+    broadcast_in_dim_p,
+    lambda avals, consts, shape, broadcast_dimensions: 0 if avals[0].shape == shape else None,
 )
 broadcast_in_dim_p.emit = impl_emitter(_broadcast_in_dim_impl, "broadcast", fresh=False)
 
@@ -106,17 +108,20 @@ def _reshape_abstract_eval(x, new_sizes):
 
 
 reshape_p.abstract_eval = _reshape_abstract_eval
-reshape_p.transpose = lambda ct, x, new_sizes: (reshape(ct, x.aval.shape),)
+register_transpose(reshape_p, lambda ct, x, new_sizes: (reshape(ct, x.aval.shape),))
 deflinear_jvp(reshape_p)
 reshape_p.emit = lambda ns, args, params, out, avals: Emitted(
     f"{ns.name(np.reshape, 'reshape')}({args[0]}, {params['new_sizes']!r})", False, False
 )
-reshape_p.identity_operand = lambda avals, consts, new_sizes: (
-    0 if avals[0].shape == new_sizes else None
+register_identity(
+    reshape_p, lambda avals, consts, new_sizes: 0 if avals[0].shape == new_sizes else None
 )
-reshape_p.batch = lambda values, dims, new_sizes: (
-    reshape(to_front(values[0], dims[0]), (shape_of(values[0])[dims[0]],) + new_sizes),
-    0,
+register_batch(
+    reshape_p,
+    lambda values, dims, new_sizes: (
+        reshape(to_front(values[0], dims[0]), (shape_of(values[0])[dims[0]],) + new_sizes),
+        0,
+    ),
 )
 
 
@@ -144,19 +149,26 @@ def _transpose_abstract_eval(x, permutation):
 
 
 transpose_p.abstract_eval = _transpose_abstract_eval
-transpose_p.transpose = lambda ct, x, permutation: (
-    transpose(ct, tuple(np.argsort(permutation).tolist())),
+register_transpose(
+    transpose_p,
+    lambda ct, x, permutation: (transpose(ct, tuple(np.argsort(permutation).tolist())),),
 )
 deflinear_jvp(transpose_p)
 transpose_p.emit = lambda ns, args, params, out, avals: Emitted(
     f"{ns.name(np.transpose, 'transpose')}({args[0]}, {params['permutation']!r})", False, False
 )
-transpose_p.identity_operand = lambda avals, consts, permutation: (
-    0 if permutation == tuple(range(len(permutation))) else None
+register_identity(
+    transpose_p,
+    lambda avals, consts, permutation: (
+        0 if permutation == tuple(range(len(permutation))) else None
+    ),
 )
-transpose_p.batch = lambda values, dims, permutation: (
-    transpose(to_front(values[0], dims[0]), (0,) + tuple(p + 1 for p in permutation)),
-    0,
+register_batch(
+    transpose_p,
+    lambda values, dims, permutation: (
+        transpose(to_front(values[0], dims[0]), (0,) + tuple(p + 1 for p in permutation)),
+        0,
+    ),
 )
 
 
@@ -202,7 +214,7 @@ def _concatenate_transpose(ct, *xs, axis):
 
 
 concatenate_p.abstract_eval = _concatenate_abstract_eval
-concatenate_p.transpose = _concatenate_transpose
+register_transpose(concatenate_p, _concatenate_transpose)
 deflinear_jvp(concatenate_p)
 
 
@@ -212,7 +224,7 @@ def _concatenate_batch(values, dims, axis):
     return concatenate(moved, axis + 1), 0
 
 
-concatenate_p.batch = _concatenate_batch
+register_batch(concatenate_p, _concatenate_batch)
 concatenate_p.emit = impl_emitter(concatenate_p.impl, "concatenate", fresh=True)
 
 
