@@ -1,5 +1,7 @@
 """The transformations users call: grad, value_and_grad, jvp, vjp, linearize,
 linear_transpose, make_jaxpr (jacobians, vmap and jit have modules of their own).
+Beneath grad and jacrev is a public building block, :func:`vjp_of_call`: vjp with
+respect to some arguments of a call, with errors that name the transformation built on it.
 
 Argument conventions (argnums, has_aux, pytrees, naming arguments in errors) come
 from fungrad.arguments; this module adds each transformation's checks and errors.
@@ -54,6 +56,7 @@ __all__ = [
     "jvp",
     "vjp",
     "linearize",
+    "vjp_of_call",
     "linear_transpose",
     "make_jaxpr",
 ]
@@ -209,7 +212,37 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
     >>> float(f_vjp(1.0)[0])
     6.0
     """
-    return _vjp("vjp", fun, primals, tuple(range(len(primals))), has_aux)
+    return _vjp("vjp", fun, primals, tuple(range(len(primals))), has_aux, check_inputs=False)
+
+
+def vjp_of_call(
+    transformation: str,
+    fun: Callable,
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    argnums: Sequence[int],
+    has_aux: bool = False,
+) -> tuple[Any, ...]:
+    """:func:`vjp` of the call ``fun(*args, **kwargs)`` with respect to the arguments
+    numbered ``argnums``: the building block of ``grad`` and ``jacrev``, for writing a
+    transformation of one's own.
+
+    Returns ``(out, vjp_fun)`` (plus ``aux`` with ``has_aux=True``); ``vjp_fun`` returns
+    one cotangent per entry of ``argnums``. The differentiated arguments must be
+    floating-point, and errors name ``transformation`` and each argument by ``fun``'s
+    parameters (``argument 1 ('x')``), as the user called it.
+
+    >>> import fungrad.numpy as fnp
+    >>> def loss(w, x):
+    ...     return fnp.sum(w * x)
+    >>> out, vjp_fun = vjp_of_call("mygrad", loss, (fnp.ones(2), fnp.array([1.0, 2.0])), {}, (0,))
+    >>> vjp_fun(1.0)[0].tolist()
+    [1.0, 2.0]
+    """
+    resolved = check_argnums(transformation, tuple(argnums), len(args))
+    diff_args = [args[i] for i in resolved]
+    restricted = partial_argnums(fun, args, resolved, kwargs)
+    return _vjp(transformation, restricted, diff_args, resolved, has_aux, fun)
 
 
 def _vjp(
@@ -219,10 +252,11 @@ def _vjp(
     argnums: Sequence[int],
     has_aux: bool,
     named_fun: Callable | None = None,
-):
+    check_inputs: bool = True,
+) -> tuple[Any, ...]:
     """vjp of ``fun`` at ``primals``, which are arguments ``argnums`` of ``named_fun``."""
     flat_primals, in_tree, names = flatten_args(transformation, named_fun or fun, primals, argnums)
-    if transformation != "vjp":
+    if check_inputs:
         check_differentiable(transformation, flat_primals, names)
     flat_fun = FlatFun(transformation, fun, in_tree, has_aux)
     out_primals, jaxpr, zero_outs, tangent_avals = _linearize(
@@ -295,10 +329,7 @@ def value_and_grad(
     @api_boundary("value_and_grad")
     @functools.wraps(fun)
     def value_and_grad_f(*args: Any, **kwargs: Any) -> Any:
-        resolved = check_argnums("grad", argnums_t, len(args))
-        restricted = partial_argnums(fun, args, resolved, kwargs)
-        diff_args = [args[i] for i in resolved]
-        out, vjp_fun, *aux = _vjp("grad", restricted, diff_args, resolved, has_aux, fun)
+        out, vjp_fun, *aux = vjp_of_call("grad", fun, args, kwargs, argnums_t, has_aux)
         _check_scalar_output(out, has_aux)
         g = vjp_fun(np.ones((), get_aval(out).dtype))
         g = g[0] if isinstance(argnums, int) else g

@@ -9,7 +9,7 @@ Used by fungrad.api, fungrad.jacobians, fungrad.vmap and fungrad.jit.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ from fungrad.core import Tracer, current_interpreter, get_aval, is_array_like
 from fungrad.errors import FungradTypeError, FungradValueError
 from fungrad.interpreters.jvp import JVPInterpreter
 from fungrad.tree_util import (
+    KeyPath,
     PyTreeDef,
     keystr,
     not_an_array_message,
@@ -39,38 +40,72 @@ def as_array(x: Any, what: Callable[[], str]) -> Any:
     raise FungradTypeError(not_an_array_message(what(), x))
 
 
-def arg_name(fun: Callable, argnum: int) -> str:
+def positional_parameters(fun: Callable | None) -> list[str]:
+    """The names of ``fun``'s positional parameters, in order (none if it has no signature)."""
+    if fun is None:
+        return []
     try:
-        params = list(inspect.signature(fun).parameters.values())
+        params = inspect.signature(fun).parameters.values()
     except (TypeError, ValueError):
-        return f"argument {argnum}"
-    if argnum < len(params) and params[argnum].kind in (
-        inspect.Parameter.POSITIONAL_ONLY,
-        inspect.Parameter.POSITIONAL_OR_KEYWORD,
-    ):
-        return f"argument {argnum} ('{params[argnum].name}')"
-    return f"argument {argnum}"
+        return []
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [p.name for p in params if p.kind in kinds]
 
 
 class ArgNames:
-    """Names each flat input leaf for error messages ("argument 0 ('params') at path
-    ['w']"); a name is only worked out when an error needs it."""
+    """Names each flat input leaf for error messages: "argument 0 ('params') at path
+    ['w']", or "keyword argument 'lr' at path [0]"; a name is only worked out when an
+    error needs it. The one place that names a leaf by argument and key path.
 
-    def __init__(self, fun: Callable, argnums: Sequence[int], paths: list[tuple]):
+    ``paths`` are the leaves' key paths in the tuple of positional arguments or, with
+    ``keywords=True``, in the pair ``(args, kwargs)``. ``args[k]`` is argument
+    ``argnums[k]`` of the call (argument ``k`` if ``argnums`` is None): the others were
+    left out (not differentiated, or static). Positional arguments are named by
+    ``fun``'s parameters; with ``fun=None``, by their position only.
+
+    >>> from fungrad.tree_util import tree_flatten_with_path
+    >>> def loss(params, x): ...
+    >>> with_paths, _ = tree_flatten_with_path(({"w": 1.0}, 2.0))
+    >>> list(ArgNames(loss, [path for path, _ in with_paths], argnums=(0, 3)))
+    ["argument 0 ('params') at path ['w']", 'argument 3']
+    """
+
+    def __init__(
+        self,
+        fun: Callable | None,
+        paths: Sequence[KeyPath],
+        argnums: Sequence[int] | None = None,
+        keywords: bool = False,
+    ):
         self.fun = fun
-        self.argnums = argnums
         self.paths = paths
+        self.argnums = argnums
+        self.keywords = keywords
+        self._parameters: list[str] | None = None
 
     def __getitem__(self, i: int) -> str:
         path = self.paths[i]
-        name = arg_name(self.fun, self.argnums[path[0].idx])
-        return name + (f" at path {keystr(path[1:])}" if len(path) > 1 else "")
+        if self.keywords:
+            if path[0].idx == 1:
+                return _at_path(f"keyword argument {path[1].key!r}", path[2:])
+            path = path[1:]
+        position = path[0].idx if self.argnums is None else self.argnums[path[0].idx]
+        if self._parameters is None:
+            self._parameters = positional_parameters(self.fun)
+        name = f"argument {position}"
+        if position < len(self._parameters):
+            name += f" ('{self._parameters[position]}')"
+        return _at_path(name, path[1:])
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return (self[i] for i in range(len(self.paths)))
+
+
+def _at_path(name: str, path: KeyPath) -> str:
+    return name + (f" at path {keystr(path)}" if path else "")
 
 
 def flatten_args(
@@ -82,7 +117,7 @@ def flatten_args(
     error messages (argument name and pytree path).
     """
     with_paths, treedef = tree_flatten_with_path(tuple(args))
-    names = ArgNames(fun, argnums, [path for path, _ in with_paths])
+    names = ArgNames(fun, [path for path, _ in with_paths], argnums)
     leaves = [
         as_array(leaf, lambda i=i: f"{transformation}: {names[i]}")
         for i, (_, leaf) in enumerate(with_paths)

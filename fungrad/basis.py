@@ -28,7 +28,7 @@ from fungrad.primitives.creation import eye
 from fungrad.primitives.elementwise import mul, mul_p
 from fungrad.primitives.indexing import slice_along
 from fungrad.primitives.linalg import dot_general_p
-from fungrad.primitives.shape import broadcast_to
+from fungrad.primitives.structural import broadcast_to
 
 
 class IdentityRows:

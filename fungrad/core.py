@@ -356,6 +356,81 @@ def missing_rule(prim: Primitive, rule: str) -> MissingRuleError:
 
 
 # ---------------------------------------------------------------------------------------
+# Elementwise shape and dtype rules, and ``add``
+#
+# NumPy broadcasting and promotion (weak Python scalars included), shared by ``add``
+# below and by the elementwise family in fungrad/primitives/elementwise.py.
+
+_ONE = {"f": 1.0, "c": 1.0 + 0j, "i": 1, "u": 1, "b": True}
+_dtype_cache: dict[Any, tuple[np.dtype, bool]] = {}
+
+
+def ufunc_result_dtype(fn: Callable, avals: tuple[ShapedArray, ...]) -> tuple[np.dtype, bool]:
+    """The dtype NumPy's ``fn`` returns for inputs of these avals (weak scalars included)."""
+    if len(avals) == 1:
+        key: tuple = (fn, avals[0].dtype, avals[0].weak_type)
+    else:
+        a, b = avals[0], avals[1]
+        key = (fn, a.dtype, a.weak_type, b.dtype, b.weak_type, *avals[2:])
+    found = _dtype_cache.get(key)
+    if found is None:
+        samples = [_ONE[a.dtype.kind] if a.weak_type else np.ones((), a.dtype) for a in avals]
+        with np.errstate(all="ignore"):
+            dtype = np.asarray(fn(*samples)).dtype
+        found = _dtype_cache[key] = (dtype, all(a.weak_type for a in avals))
+    return found
+
+
+_broadcast_cache: dict[tuple, tuple[int, ...]] = {}
+
+
+def broadcast_shapes(name: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
+    if len(shapes) == 2 and shapes[0] == shapes[1]:
+        return shapes[0]
+    found = _broadcast_cache.get(shapes)
+    if found is not None:
+        return found
+    try:
+        found = _broadcast_cache[shapes] = np.broadcast_shapes(*shapes)
+    except ValueError:
+        listed = " and ".join(str(s) for s in shapes)
+        raise ShapeError(
+            f"{name}: operands of shapes {listed} cannot be broadcast together"
+        ) from None
+    return found
+
+
+def broadcasting_abstract_eval(
+    name: str, fn: Callable, out_dtype: np.dtype | None = None
+) -> Callable[..., ShapedArray]:
+    """Shape/dtype rule of a primitive that broadcasts as NumPy's ``fn`` does;
+    ``out_dtype`` fixes the output dtype (comparisons: bool)."""
+
+    def abstract_eval(*avals: ShapedArray) -> ShapedArray:
+        shape = broadcast_shapes(name, *(a.shape for a in avals))
+        if out_dtype is not None:
+            return ShapedArray(shape, out_dtype)
+        dtype, weak = ufunc_result_dtype(fn, avals)
+        return ShapedArray(shape, dtype, weak)
+
+    return abstract_eval
+
+
+#: ``add`` is declared here, below the interpreters, because transposition sums the
+#: cotangents of a value used more than once with it (JAX's ``add_jaxvals`` plays the
+#: same part). Its rules stand with the rest of the arithmetic in
+#: fungrad/primitives/elementwise.py.
+add_p = new_primitive("add")
+add_p.impl = np.add
+add_p.abstract_eval = broadcasting_abstract_eval("add", np.add)
+
+
+def add(x: Any, y: Any) -> Any:
+    """``x + y``, broadcasting as NumPy does."""
+    return add_p.bind(x, y)
+
+
+# ---------------------------------------------------------------------------------------
 # Tracers and interpreters
 
 

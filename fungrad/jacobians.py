@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 import fungrad.numpy as fnp
-from fungrad.api import _linearize, _vjp, grad, jvp
+from fungrad.api import grad, jvp, vjp_of_call
 from fungrad.arguments import (
     FlatFun,
     as_output,
@@ -28,6 +28,7 @@ from fungrad.arguments import (
 from fungrad.basis import IdentityRows, batch_over_basis
 from fungrad.core import ShapedArray, eval_jaxpr, get_aval, zeros_for
 from fungrad.errors import FungradTypeError, FungradValueError
+from fungrad.interpreters.partial_eval import linearize_flat
 from fungrad.traceback_util import api_boundary
 from fungrad.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 
@@ -66,7 +67,7 @@ def _batched_over_basis(
 
 
 def _with_batch(value: Any, dim: int | None, size: int) -> Any:
-    from fungrad.interpreters.batching import move_batch_dim
+    from fungrad.primitives.structural import move_batch_dim
 
     return move_batch_dim(value, dim, 0, size)
 
@@ -94,9 +95,8 @@ def jacrev(
     @functools.wraps(fun)
     def jacrev_f(*args: Any, **kwargs: Any) -> Any:
         resolved = check_argnums("jacrev", argnums_t, len(args))
-        restricted = partial_argnums(fun, args, resolved, kwargs)
         diff_args = [args[i] for i in resolved]
-        out, vjp_fun, *aux = _vjp("jacrev", restricted, diff_args, resolved, has_aux, fun)
+        out, vjp_fun, *aux = vjp_of_call("jacrev", fun, args, kwargs, resolved, has_aux)
         out_leaves, out_tree = tree_flatten(out)
         in_avals = [get_aval(x) for x in tree_flatten(tuple(diff_args))[0]]
         out_avals = [get_aval(x) for x in out_leaves]
@@ -152,8 +152,13 @@ def jacfwd(
         flat_primals, in_tree, names = flatten_args("jacfwd", fun, diff_args, resolved)
         check_differentiable("jacfwd", flat_primals, names)
         flat_fun = FlatFun("jacfwd", restricted, in_tree, has_aux)
-        out_primals, jaxpr, zero_outs, _ = _linearize(flat_fun, flat_primals, "jacfwd")
         in_avals = [get_aval(p) for p in flat_primals]
+        # The jvp as a linear jaxpr, traced once and pushed every basis vector: the
+        # flat form of fungrad.linearize, without its checks and pytrees on every push.
+        tangent_avals = [ShapedArray(a.shape, a.dtype) for a in in_avals]
+        out_primals, jaxpr, zero_outs = linearize_flat(
+            flat_fun, flat_primals, tangent_avals, "jacfwd"
+        )
         out_avals = [get_aval(p) for p in out_primals]
         columns_per_input = []
         for k, aval in enumerate(in_avals):

@@ -9,7 +9,6 @@ from __future__ import annotations
 from fungrad.primitives.elementwise import (
     abs,
     add,
-    convert_element_type,
     cos,
     div,
     eq,
@@ -39,7 +38,13 @@ from fungrad.primitives.elementwise import (
 from fungrad.primitives.indexing import StaticIndex, gather, scatter_add
 from fungrad.primitives.linalg import dot_general
 from fungrad.primitives.reductions import argmax, argmin, reduce_max, reduce_min, reduce_sum
-from fungrad.primitives.shape import broadcast_in_dim, concatenate, reshape, transpose
+from fungrad.primitives.shape import concatenate
+from fungrad.primitives.structural import (
+    broadcast_in_dim,
+    convert_element_type,
+    reshape,
+    transpose,
+)
 
 __all__ = [
     "StaticIndex",

@@ -11,13 +11,13 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from fungrad.arguments import FlatFun, as_array, as_output
+from fungrad.arguments import ArgNames, FlatFun, as_array, as_output, output_name
 from fungrad.core import get_aval
 from fungrad.errors import FungradTypeError, FungradValueError
-from fungrad.interpreters.batching import batch_flat, move_batch_dim
+from fungrad.interpreters.batching import batch_flat
+from fungrad.primitives.structural import move_batch_dim
 from fungrad.traceback_util import api_boundary
 from fungrad.tree_util import (
-    keystr,
     tree_flatten,
     tree_flatten_with_path,
     tree_unflatten,
@@ -102,12 +102,12 @@ def vmap(
         kw_count = len(with_paths) - arg_def.num_leaves
         axes = _broadcast_prefix(arg_spec, tuple(args), "positional arguments", "in_axes")
         axes += [0] * kw_count
+        names = ArgNames(None, [path for path, _ in with_paths], keywords=True)
         leaves = []
         dims: list[int | None] = []
-        sizes: dict[str, int] = {}
-        for (path, leaf), axis in zip(with_paths, axes):
-            label = _path_label(path)
-            leaf = as_array(leaf, lambda label=label: f"vmap: {label}")
+        sizes: dict[int, int] = {}  # leaf index -> its size along the mapped axis
+        for i, ((_, leaf), axis) in enumerate(zip(with_paths, axes)):
+            leaf = as_array(leaf, lambda i=i: f"vmap: {names[i]}")
             leaves.append(leaf)
             if axis is None:
                 dims.append(None)
@@ -115,58 +115,61 @@ def vmap(
             ndim = len(get_aval(leaf).shape)
             if not -ndim <= axis < ndim:
                 raise FungradValueError(
-                    f"vmap: in_axes={axis} for {label} is out of range for an array of shape "
-                    f"{get_aval(leaf).shape}."
+                    f"vmap: in_axes={axis} for {names[i]} is out of range for an array of "
+                    f"shape {get_aval(leaf).shape}."
                 )
             axis %= ndim
             dims.append(axis)
-            sizes[label] = get_aval(leaf).shape[axis]
-        size = _common_size(sizes, axis_size)
+            sizes[i] = get_aval(leaf).shape[axis]
+        size = _common_size(sizes, names, axis_size)
         flat_fun = FlatFun("vmap", lambda a, k: fun(*a, **k), in_tree, False)
         outs = batch_flat(flat_fun, leaves, dims, size)
         out_tree = flat_fun.out_tree
         out_values = tree_unflatten(out_tree, [v for v, _ in outs])
         out_dims = _broadcast_prefix(out_axes, out_values, "outputs", "out_axes")
         out_paths = [path for path, _ in tree_flatten_with_path(out_values)[0]]
-        results = []
-        for (value, src), dst, path in zip(outs, out_dims, out_paths):
-            where = f"the output at {keystr(path)}" if path else "the output"
-            if dst is not None:
-                ndim = len(get_aval(value).shape) + (src is None)
-                if not -ndim <= dst < ndim:
-                    raise FungradValueError(
-                        f"vmap: out_axes={dst} is out of range for {where}, which has "
-                        f"{ndim} dimensions with the mapped axis."
-                    )
-                dst %= ndim
-            elif src is not None:
-                raise FungradValueError(
-                    f"vmap: out_axes=None for {where}, but it varies along the mapped "
-                    "axis; only outputs that are the same for every example can use None."
-                )
-            results.append(as_output(move_batch_dim(value, src, dst, size)))
+        out_dims = _checked_out_axes(outs, out_dims, out_paths)
+        results = [
+            as_output(move_batch_dim(value, src, dst, size))
+            for (value, src), dst in zip(outs, out_dims)
+        ]
         return tree_unflatten(out_tree, results)
 
     return vmapped
 
 
-def _path_label(path: tuple) -> str:
-    """ "argument 1 at path ['w']" or "keyword argument 'x'" for a leaf of (args, kwargs)."""
-    if path[0].idx == 0:
-        label = f"argument {path[1].idx}"
-        rest = path[2:]
-    else:
-        label = f"keyword argument {path[1].key!r}"
-        rest = path[2:]
-    return label + (f" at path {keystr(rest)}" if rest else "")
+def _checked_out_axes(
+    outs: list[tuple[Any, int | None]], out_dims: list[int | None], out_paths: list[tuple]
+) -> list[int | None]:
+    """Each output's ``out_axes``, made non-negative. Every mistake in ``out_axes`` is
+    raised here, naming the output, before any output is moved (so ``move_batch_dim``
+    never sees a varying output with ``out_axes=None``)."""
+    checked = []
+    for (value, src), dst, path in zip(outs, out_dims, out_paths):
+        if dst is None:
+            if src is not None:
+                raise FungradValueError(
+                    f"vmap: out_axes=None for {output_name(path)}, but it varies along the "
+                    "mapped axis; only outputs that are the same for every example can use None."
+                )
+        else:
+            ndim = len(get_aval(value).shape) + (src is None)
+            if not -ndim <= dst < ndim:
+                raise FungradValueError(
+                    f"vmap: out_axes={dst} is out of range for {output_name(path)}, which has "
+                    f"{ndim} dimensions with the mapped axis."
+                )
+            dst %= ndim
+        checked.append(dst)
+    return checked
 
 
-def _common_size(sizes: dict[str, int], axis_size: int | None) -> int:
+def _common_size(sizes: dict[int, int], names: ArgNames, axis_size: int | None) -> int:
     distinct = set(sizes.values())
     if axis_size is not None:
         distinct.add(axis_size)
     if len(distinct) > 1:
-        listed = "\n".join(f"  {label}: size {n}" for label, n in sizes.items())
+        listed = "\n".join(f"  {names[i]}: size {n}" for i, n in sizes.items())
         extra = f"\n  axis_size: {axis_size}" if axis_size is not None else ""
         raise FungradValueError(
             "vmap got inconsistent sizes for the mapped axis:\n"

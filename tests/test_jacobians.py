@@ -5,8 +5,11 @@ argnums, has_aux, chunk_size, dtypes, and the error messages.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import importlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +21,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import fungrad.numpy as fnp
 from fungrad import grad, hessian, hvp, jacfwd, jacrev, make_jaxpr, nn
+from fungrad.api import vjp_of_call
 from fungrad.test_util import numerical_jacobian, numerical_jvp
 from fungrad.tree_util import tree_flatten, tree_leaves, tree_map, tree_structure, tree_unflatten
 
@@ -529,3 +533,47 @@ def test_scaled_basis_times_a_matrix_is_a_scaled_slice(jac, monkeypatch):
     expected = 2.0 * (1 - t**2)[:, None] * A
     expected[:, :4] += np.diag(np.cos(x[:4]) * x[:4] + np.sin(x[:4]))
     np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_jacobians_are_built_on_public_functions_only():
+    module = importlib.import_module("fungrad.jacobians")
+    tree = ast.parse(Path(module.__file__).read_text())
+    imported = [
+        (node.module, alias.name)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module.startswith("fungrad")
+        for alias in node.names
+    ]
+    assert ("fungrad.api", "vjp_of_call") in imported
+    assert [(m, name) for m, name in imported if name.startswith("_")] == []
+
+
+def _scaled_dot(a, w, x, scale=1.0):
+    return scale * fnp.sum(w * x) + a
+
+
+def test_vjp_of_call_differentiates_the_arguments_in_argnums():
+    w, x = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    out, vjp_fun = vjp_of_call("mine", _scaled_dot, (5.0, w, x), {"scale": 2.0}, (-1, 1))
+    assert_allclose(out, 2.0 * 11.0 + 5.0)
+    ct_x, ct_w = vjp_fun(1.0)  # in the order of argnums
+    assert_allclose(ct_x, 2.0 * w)
+    assert_allclose(ct_w, 2.0 * x)
+    out, vjp_fun, aux = vjp_of_call(
+        "mine", lambda w, x: (fnp.sum(w * x), {"n": 3}), (w, x), {}, (0,), has_aux=True
+    )
+    assert aux == {"n": 3}
+    assert_allclose(vjp_fun(1.0)[0], x)
+
+
+def test_vjp_of_call_names_the_transformation_and_the_parameter():
+    with pytest.raises(
+        TypeError,
+        match=r"^mine requires floating-point inputs for the arguments it differentiates, but "
+        r"argument 2 \('x'\) at path \['n'\] has dtype int64\.",
+    ):
+        vjp_of_call("mine", _scaled_dot, (5.0, 1.0, {"n": np.arange(2)}), {}, (1, 2))
+    with pytest.raises(ValueError, match=r"^mine: argnums=4 is out of range"):
+        vjp_of_call("mine", _scaled_dot, (5.0, 1.0, 2.0), {}, (4,))
+    with pytest.raises(TypeError, match=r"^mine: the output at \[1\] is a str, not an array"):
+        vjp_of_call("mine", lambda x: (x, "s"), (1.0,), {}, (0,))

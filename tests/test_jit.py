@@ -11,7 +11,9 @@ have their own tests in test_jit_passes.py.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import itertools
 import math
 import re
 from collections.abc import Callable
@@ -19,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
@@ -41,7 +43,14 @@ from fungrad import (
     vmap,
 )
 from fungrad.errors import ConcretizationError
-from fungrad.tree_util import tree_leaves, tree_map, tree_structure
+from fungrad.jit import _NotPlain, _plain_signature
+from fungrad.tree_util import (
+    tree_flatten,
+    tree_leaves,
+    tree_map,
+    tree_structure,
+    tree_unflatten,
+)
 
 RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-5}
 ATOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-6}
@@ -969,3 +978,216 @@ def test_numpy_scalar_and_zero_d_array_share_a_signature():
     f(np.float64(1.0))
     f(np.array(2.0))
     assert f.trace_count == 1
+
+
+def test_leaves_are_named_past_static_arguments_and_by_keyword():
+    f = jit(lambda n, x, y=None: x, static_argnums=0)
+    with pytest.raises(TypeError, match=re.escape("jit: argument 1 ('x') at path ['a'] is a str")):
+        f(2, {"a": "s"})
+    with pytest.raises(
+        TypeError, match=re.escape("jit: keyword argument 'y' at path [0] is a str")
+    ):
+        f(2, 1.0, y=["s"])
+    g = jit(lambda n, x: x if x > 0 else -x, static_argnums=0)
+    with pytest.raises(ConcretizationError, match=re.escape("depends on argument 1 ('x')")):
+        g(2, 1.0)
+
+
+# ---------------------------------------------------------------------------------------
+# The cache key. A call with positional arrays, Python scalars and builtin containers is
+# keyed twice: by the fast path (_plain_signature, a flat key built while collecting the
+# leaves) and, on a miss, by the general path (treedef, static values, each leaf's
+# signature). Both must agree with what a trace depends on, or the fast path would run
+# another signature's code (or retrace what it need not).
+
+_Pair = collections.namedtuple("_Pair", "first second")
+
+# Leaves in groups of likely confusions: Python float, int and bool are weakly typed and
+# keyed by type alone (0.0, -0.0 and nan share a trace); NumPy scalars and 0-d arrays are
+# strongly typed and share one; float32 against float64 against int and bool; shapes (3,)
+# against (3, 1).
+_KEY_LEAF_GROUPS = [
+    [0.0, -0.0, math.nan, 0, 1, True, False],
+    [2.5, 1j, np.float64(1.0), np.zeros(()), np.array(np.nan), np.complex128(1j)],
+    [np.float64(-0.0), np.float32(1.0), np.zeros((), np.float32), np.int64(1), np.bool_(True)],
+    [np.zeros(3), np.full(3, -0.0), np.zeros(3, np.float32), np.zeros((3, 1)), np.arange(3)],
+    [np.ones(3, bool), np.array(1), np.array(1.0), 1.0, 7, False],
+]
+_KEY_LEAVES = list({id(x): x for group in _KEY_LEAF_GROUPS for x in group}.values())
+_x = np.zeros(2)
+# Trees easy to confuse with one another (one leaf each where they have one).
+_KEY_STRUCTURES = [
+    _x,
+    None,
+    [_x],
+    (_x,),
+    [[_x]],
+    [(_x,)],
+    ((_x,),),
+    [_x, None],
+    (None, _x),
+    [],
+    (),
+    {},
+    [None],
+    (None,),
+    {"a": _x},
+    {"b": _x},
+    {"a": None},
+    {"a": _x, "b": None},
+    {1: _x},
+    {2.5: _x},
+    {"a": [_x]},
+    {"a": (_x,)},
+    collections.OrderedDict(a=_x),
+    _Pair(_x, None),
+    _Pair(None, _x),
+    (_x, None),
+]
+_key_trees = st.recursive(
+    st.sampled_from(_KEY_LEAVES) | st.none(),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3),
+        st.lists(children, max_size=3).map(tuple),
+        st.dictionaries(st.sampled_from(["a", "b", "c"]), children, max_size=3),
+        st.dictionaries(st.sampled_from([0, 1, True, 0.0, -0.0, 2.5]), children, max_size=2),
+        st.tuples(children, children).map(lambda pair: _Pair(*pair)),
+        st.dictionaries(st.sampled_from(["a", "b"]), children, max_size=2).map(
+            collections.OrderedDict
+        ),
+    ),
+    max_leaves=5,
+)
+
+
+def _confusable_with(x: Any) -> list[Any]:
+    return [y for group in _KEY_LEAF_GROUPS if any(x is z for z in group) for y in group]
+
+
+def _trace_signature(args: tuple) -> Any:
+    """What a trace depends on: the pytree structure, and for each leaf its type if it is
+    a Python scalar, else its shape and dtype."""
+    leaves, treedef = tree_flatten(args)
+    python_scalars = (bool, int, float, complex)
+    return treedef, [
+        type(x) if type(x) in python_scalars else (np.shape(x), np.asarray(x).dtype)
+        for x in leaves
+    ]
+
+
+def _fast_key(args: tuple) -> Any:
+    """The fast path's key for a call with positional ``args`` (None where it declines)."""
+    leaves: list[Any] = []
+    parts: list[Any] = []
+    try:
+        _plain_signature(args, leaves, parts)
+    except (_NotPlain, TypeError):
+        return None
+    assert [id(x) for x in leaves] == [id(x) for x in tree_leaves(args)]  # tree_flatten's order
+    return tuple(parts)
+
+
+def _general_key(fun: Callable, args: tuple, kwargs: dict, **options: Any) -> Any:
+    """The key the general path files a call under (the one entry of a fresh cache)."""
+    f = jit(fun, **options)
+    f._entry(args, kwargs)
+    (key,) = f._cache
+    return key
+
+
+def _assert_keys_agree_with_signatures(calls: list[tuple]) -> None:
+    """For every two calls: same fast-path key, same general key and same trace signature
+    go together (the fast path declining a call makes no claim)."""
+    fun = lambda *args: 0.0  # noqa: E731
+    keyed = [(_trace_signature(a), _fast_key(a), _general_key(fun, a, {})) for a in calls]
+    for (a, (sig_a, fast_a, general_a)), (b, (sig_b, fast_b, general_b)) in itertools.product(
+        zip(calls, keyed), repeat=2
+    ):
+        same = sig_a == sig_b
+        assert (general_a == general_b) == same, (a, b)
+        if fast_a is not None and fast_b is not None:
+            assert (fast_a == fast_b) == same, (a, b)
+
+
+def test_fast_path_and_general_path_keys_agree_on_every_two_leaves():
+    _assert_keys_agree_with_signatures([(x,) for x in _KEY_LEAVES])
+    _assert_keys_agree_with_signatures([([x], {"a": x}) for x in _KEY_LEAVES])
+
+
+def test_fast_path_and_general_path_keys_agree_on_every_two_structures():
+    _assert_keys_agree_with_signatures([(tree,) for tree in _KEY_STRUCTURES])
+    _assert_keys_agree_with_signatures([(tree, 1.0) for tree in _KEY_STRUCTURES])
+
+
+@settings(max_examples=max(200, settings.default.max_examples))
+@given(st.data())
+def test_fast_path_and_general_path_keys_agree_on_which_calls_share_a_trace(data):
+    first = data.draw(_key_trees, label="first")
+    leaves, treedef = tree_flatten(first)
+    change = data.draw(st.sampled_from(["one leaf", "every leaf", "everything"]), label="change")
+    if change == "everything" or not leaves:
+        second = data.draw(_key_trees, label="second")
+    else:
+        changed = [
+            data.draw(st.sampled_from(_confusable_with(x))) if change == "every leaf" else x
+            for x in leaves
+        ]
+        if change == "one leaf":
+            k = data.draw(st.integers(0, len(leaves) - 1), label="leaf")
+            changed[k] = data.draw(st.sampled_from(_confusable_with(leaves[k])), label="new")
+        second = tree_unflatten(treedef, changed)
+    a, b = (first, 1.0), (second, 1.0)
+    _assert_keys_agree_with_signatures([a, b])
+    f = jit(lambda *args: 0.0)
+    f(*a)
+    f(*b)  # by the fast path where it applies
+    assert f.trace_count == (1 if _trace_signature(a) == _trace_signature(b) else 2)
+
+
+# Static values that are equal (==) but not interchangeable: 2, 2.0 and True; 0.0 and
+# -0.0; float32 and float64; and nan, which is not equal to itself but must find its trace.
+_STATIC_VALUES = [
+    0.0,
+    -0.0,
+    math.nan,
+    float("nan"),
+    1.0,
+    1,
+    True,
+    2,
+    np.float64(1.0),
+    np.float64(-0.0),
+    np.float32(1.0),
+    np.int64(1),
+    1j,
+    "a",
+    None,
+    (1, 2.0),
+    (1, 2),
+    (True, 2.0),
+    (0.0,),
+    (-0.0,),
+]
+
+
+def _interchangeable(a: Any, b: Any) -> bool:
+    """The same types all the way down, and the same bits."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, tuple):
+        return len(a) == len(b) and all(map(_interchangeable, a, b))
+    return a is b or np.asarray(a).tobytes() == np.asarray(b).tobytes()
+
+
+@pytest.mark.parametrize("by_name", [False, True], ids=["static_argnums", "static_argnames"])
+def test_static_values_share_a_cache_key_exactly_when_interchangeable(by_name):
+    fun = lambda x, n: 0.0  # noqa: E731
+
+    def key(value: Any) -> Any:
+        if by_name:
+            return _general_key(fun, (1.0,), {"n": value}, static_argnames="n")
+        return _general_key(fun, (1.0, value), {}, static_argnums=1)
+
+    keys = [key(v) for v in _STATIC_VALUES]
+    for (a, key_a), (b, key_b) in itertools.product(zip(_STATIC_VALUES, keys), repeat=2):
+        assert (key_a == key_b) == _interchangeable(a, b), (a, b)

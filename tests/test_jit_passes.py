@@ -31,9 +31,11 @@ from numpy.testing import assert_allclose
 
 import fungrad.numpy as fnp
 from fungrad import ClosedJaxpr, eval_jaxpr, jit, make_jaxpr
-from fungrad.core import Literal, Var
+from fungrad.core import Literal, ShapedArray, Var, primitives
 from fungrad.interpreters.simplify_rules import identity_rules
-from fungrad.jit.codegen import generate
+from fungrad.jit.codegen import ModuleWriter, generate
+from fungrad.jit.lowering import Emitted, LoweringContext, Operand, lowering_rule, lowerings
+from fungrad.jit.schedule import Schedule
 from fungrad.jit.simplify import (
     eliminate_common_subexpressions,
     eliminate_dead_code,
@@ -42,6 +44,8 @@ from fungrad.jit.simplify import (
     inline_calls,
     simplify,
 )
+from fungrad.lax import dot_general
+from fungrad.matrix_layouts import MATRIX_PRODUCT_LAYOUTS
 
 PASSES = {
     "inline_calls": inline_calls,
@@ -760,3 +764,96 @@ def test_generated_code_returns_new_arrays_for_constant_outputs():
     first[0][:] = -1.0
     assert_same_outputs(code.fn(x3()), [c, c])
     np.testing.assert_array_equal(c, [0.0, 1.0, 2.0])
+
+
+# ---------------------------------------------------------------------------------------
+# The schedule (backend-independent) and the NumPy backend's lowering rules
+
+
+def test_schedule_offers_dead_buffers_and_copies_shared_outputs():
+    # sin(x) may not write into the argument x; cos and the product write into their
+    # dying operand; a result that is a view (fresh=False) owns nothing to offer.
+    closed = make_jaxpr(lambda x: (x, fnp.cos(fnp.sin(x)) * 2.0))(x3())
+    jaxpr = closed.jaxpr
+    schedule = Schedule(jaxpr)
+    offered = []
+    for i in range(len(jaxpr.eqns)):
+        offered.append(schedule.buffer_for(i))
+        schedule.record(i, fresh=True, used_buffer=offered[-1] is not None)
+    sin_out, cos_out, _ = (e.outputs[0] for e in jaxpr.eqns)
+    assert offered == [None, sin_out, cos_out]
+    assert [copy for _, copy in schedule.returned()] == [True, False]
+
+    viewing = Schedule(jaxpr)
+    for i in range(len(jaxpr.eqns)):
+        assert viewing.buffer_for(i) is None
+        viewing.record(i, fresh=False, used_buffer=False)
+
+
+def test_generated_code_calls_a_sub_program_as_its_own_generated_function():
+    @jit
+    def scale(u, s):
+        return fnp.cos(u) * s
+
+    closed = make_jaxpr(lambda x: scale(x, 2.0) + scale(fnp.sin(x), 3.0))(x3())
+    assert names(closed).count("jit") == 2
+    source = check_generated(closed, (x3(),), (x3() + 0.5,))
+    # One def for the program called twice, and two calls of it by name.
+    assert source.count("def _scale") == 1
+    fn_name = source.split("def ")[1].split("(")[0]
+    assert source.count(f"= {fn_name}(") == 2
+    main = generate(closed).fn
+    assert main.__globals__[fn_name].__code__.co_filename.startswith("<fungrad.jit")
+
+
+def test_code_generation_reads_the_lowering_table(monkeypatch):
+    sin_p = primitives["sin"]
+    closed = make_jaxpr(lambda x: fnp.sin(x) * 2.0)(x3())
+    cosine = lambda ctx, x: Emitted(f"{ctx.name(np.cos, 'cosine')}({x.source})", True, False)
+    monkeypatch.setitem(lowerings, sin_p, cosine)
+    code = generate(closed)
+    assert "_cosine" in code.source
+    assert_same_outputs(code.fn(x3()), [np.cos(x3()) * 2.0])
+    # A primitive without a rule is called through its impl.
+    monkeypatch.delitem(lowerings, sin_p)
+    code = generate(closed)
+    assert "_sin" in code.source
+    assert_same_outputs(code.fn(x3()), [np.sin(x3()) * 2.0])
+
+
+def test_lowering_rules_decide_on_literal_values_not_on_source_text():
+    # select writes into out only when a branch is the literal +0.0 (the bitwise path).
+    f64 = ShapedArray((3,), np.dtype(np.float64))
+    scalar = ShapedArray((), np.dtype(np.float64), weak_type=True)
+    pred, x = Operand("p", ShapedArray((3,), np.dtype(bool))), Operand("x", f64)
+
+    def writes_into_out(on_false: Operand) -> bool:
+        ctx = LoweringContext(ModuleWriter(), Operand("buffer", f64))
+        return lowering_rule(primitives["select"])(ctx, pred, x, on_false).used_out
+
+    assert writes_into_out(Operand("0.0", scalar, is_literal=True, value=0.0))
+    assert not writes_into_out(Operand("-0.0", scalar, is_literal=True, value=-0.0))
+    assert not writes_into_out(Operand("0.0", scalar))  # a variable, whatever its name
+    assert not writes_into_out(Operand("0.0", scalar, is_literal=True, value=0))
+
+
+def test_matrix_products_never_write_into_their_operands():
+    m = ShapedArray((2, 2), np.dtype(np.float64))
+    x, y = Operand("x", m), Operand("y", m)
+    rule = lowering_rule(primitives["dot_general"])
+    dims = (((1,), (0,)), ((), ()))
+    for out, used in ((x, False), (y, False), (Operand("buffer", m), True)):
+        ctx = LoweringContext(ModuleWriter(), out)
+        assert rule(ctx, x, y, dimension_numbers=dims).used_out is used
+
+
+@pytest.mark.parametrize("contract", sorted(MATRIX_PRODUCT_LAYOUTS))
+def test_generated_matrix_products_follow_the_layout_table(contract):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((2, 3, 3))
+    dims = (contract, ((), ()))
+    closed = make_jaxpr(lambda a, b: fnp.tanh(dot_general(a, b, dims)) + 1.0)(x, y)
+    source = check_generated(closed, (x, y), (y, x))
+    transpose_x, transpose_y = MATRIX_PRODUCT_LAYOUTS[contract]
+    call = f"(a0{'.T' if transpose_x else ''}, a1{'.T' if transpose_y else ''})"
+    assert "_matmul" in source and call in source

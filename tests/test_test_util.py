@@ -14,7 +14,7 @@ from numpy.testing import assert_allclose
 import fungrad.numpy as fnp
 from fungrad import core, jvp, vjp
 from fungrad.core import ShapedArray, new_primitive
-from fungrad.interpreters.jvp import defjvp
+from fungrad.primitives.builders import defjvp
 from fungrad.primitives.elementwise import cos, mul, neg, sin
 from fungrad.test_util import check_grads, numerical_jacobian, numerical_jvp
 

@@ -10,6 +10,7 @@ per-example argument shapes; the driver draws the axes and the values.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -1175,3 +1176,29 @@ def test_out_axes_tree_not_matching_the_outputs():
 def test_non_array_arguments_are_named():
     with pytest.raises(TypeError, match=r"vmap: argument 1 at path \['f'\] is a str"):
         vmap(lambda a, b: a)(np.ones(3), {"f": "text"})
+
+
+def test_non_array_keyword_arguments_are_named_by_keyword_and_path():
+    with pytest.raises(TypeError, match=r"vmap: keyword argument 'y' at path \['w'\] is a str"):
+        vmap(lambda x, y: x)(np.ones(3), y={"w": "text"})
+
+
+def test_out_axes_are_checked_before_any_output_is_moved(monkeypatch):
+    # vmap names the output itself; move_batch_dim is never asked to move a varying
+    # output to out_axes=None.
+    vmap_module = importlib.import_module("fungrad.vmap")
+    moved = []
+    move = vmap_module.move_batch_dim
+    monkeypatch.setattr(vmap_module, "move_batch_dim", lambda *a: moved.append(a) or move(*a))
+    with pytest.raises(
+        ValueError,
+        match=r"vmap: out_axes=None for the output at \['b'\]\[1\], but it varies along the "
+        r"mapped axis; only outputs that are the same for every example can use None\.",
+    ):
+        vmap(lambda x: {"a": x, "b": (1.0, x)}, out_axes={"a": 0, "b": None})(np.ones(3))
+    with pytest.raises(ValueError, match=r"out_axes=-3 is out of range for the output at \[1\]"):
+        vmap(lambda x: (x, x), out_axes=(0, -3))(np.ones(3))
+    assert moved == []
+    out = vmap(lambda x: {"a": x, "b": (1.0, x)}, out_axes={"a": 0, "b": (None, 0)})(np.ones(3))
+    assert_same(out, {"a": np.ones(3), "b": (np.asarray(1.0), np.ones(3))})
+    assert len(moved) == 3

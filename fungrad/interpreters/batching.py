@@ -21,7 +21,6 @@ from fungrad.core import (
     activate,
     get_aval,
     missing_rule,
-    shape_of,
 )
 from fungrad.errors import ConcretizationError
 
@@ -119,39 +118,10 @@ def batch_flat(
 
 
 # ---------------------------------------------------------------------------------------
-# Helpers for rule writers
+# Helpers for rule writers (those that need primitives are in fungrad/primitives/builders.py)
 
 
-def move_batch_dim(x: Any, src: int | None, dst: int | None, axis_size: int) -> Any:
-    """``x`` with its batch dimension moved from ``src`` to ``dst``.
-
-    An unbatched value (``src`` None) is broadcast along a new dimension ``dst``.
-    ``dst`` None requires ``src`` None (the value is the same for every example).
-    """
-    from fungrad.primitives.shape import broadcast_in_dim, transpose
-
-    if src == dst:
-        return x
-    shape = shape_of(x)
-    if src is None:
-        out_shape = shape[:dst] + (axis_size,) + shape[dst:]
-        kept = tuple(i for i in range(len(out_shape)) if i != dst)
-        return broadcast_in_dim(x, out_shape, kept)
-    if dst is None:
-        raise ValueError(
-            "vmap: an output with out_axes=None must be the same for every example, but this "
-            "one varies along the mapped axis. Give it an integer out_axes."
-        )
-    perm = [i for i in range(len(shape)) if i != src]
-    perm.insert(dst, src)
-    return transpose(x, tuple(perm))
-
-
-def to_front(x: Any, dim: int | None) -> Any:
-    """``x`` with its batch dimension first (unbatched values unchanged)."""
-    if dim is None or dim == 0:
-        return x
-    from fungrad.primitives.shape import transpose
-
-    perm = (dim,) + tuple(i for i in range(len(shape_of(x))) if i != dim)
-    return transpose(x, perm)
+def defvectorized(prim: Primitive) -> None:
+    """Batching rule of an operation that maps each element (or each array along its
+    batch dimension) on its own: apply it to the batch, the batch dimension stays put."""
+    register_batch(prim, lambda values, dims, **params: (prim.bind(*values, **params), dims[0]))

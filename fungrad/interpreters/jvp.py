@@ -1,4 +1,4 @@
-"""Forward mode: the jvp interpreter, and the helpers rule writers use to define jvp rules.
+"""Forward mode: the jvp interpreter and its table of jvp rules.
 
 A :class:`JVPTracer` carries a primal and a tangent; the tangent may be a symbolic
 :class:`~fungrad.core.Zero`. The interpreter runs each primitive's jvp rule with its
@@ -20,6 +20,7 @@ from fungrad.core import (
     Tracer,
     Zero,
     _state,
+    activate,
     get_aval,
     missing_rule,
     user_source_line,
@@ -120,8 +121,6 @@ def jvp_flat(
     transformation: str = "jvp",
 ) -> tuple[list[Any], list[Any]]:
     """Push ``tangents`` (values or Zero) through ``fun`` at ``primals``; flat lists in and out."""
-    from fungrad.core import activate
-
     interp = JVPInterpreter(_state.current, transformation)
     tracers = [JVPTracer(interp, p, t) for p, t in zip(primals, tangents)]
     with activate(interp):
@@ -134,31 +133,12 @@ def jvp_flat(
 # Helpers for rule writers
 
 
-def defjvp(prim: Primitive, *partials: Callable[..., Any] | None) -> None:
-    """Define ``prim``'s jvp from one linear map per input: ``partial(t, ans, *args, **params)``.
+def linear_jvp(prim: Primitive) -> None:
+    """jvp of a primitive linear in all its inputs: apply it to the tangents.
 
-    Each gives the output tangent contributed by that input's tangent ``t``; ``ans``
-    is the primal output. ``None`` marks an input with no derivative. Symbolic-zero
-    tangents are skipped, so a rule never sees a Zero.
+    Used by ``deflinear`` (fungrad/interpreters/transpose.py), which also gives the
+    transpose rule.
     """
-
-    def jvp_rule(primals, tangents, **params):
-        ans = prim.bind(*primals, **params)
-        out = None
-        for partial, t in zip(partials, tangents):
-            if partial is None or type(t) is Zero:
-                continue
-            contribution = partial(t, ans, *primals, **params)
-            out = contribution if out is None else add_tangents(out, contribution)
-        if out is None:
-            return ans, Zero(get_aval(ans))
-        return ans, broadcast_tangent(out, ans)
-
-    register_jvp(prim, jvp_rule)
-
-
-def deflinear_jvp(prim: Primitive) -> None:
-    """jvp of a primitive linear in all its inputs: apply it to the tangents."""
 
     def jvp_rule(primals, tangents, **params):
         ans = prim.bind(*primals, **params)
@@ -202,13 +182,3 @@ def zero_jvp(prim: Primitive) -> None:
         return ans, Zero(get_aval(ans))
 
     register_jvp(prim, jvp_rule)
-
-
-# Tangent arithmetic needs primitives, which import this module; fungrad.primitives
-# installs the real functions here when it is imported.
-def _not_installed(*args: Any) -> Any:
-    raise AssertionError("fungrad.primitives has not been imported")
-
-
-add_tangents: Callable[[Any, Any], Any] = _not_installed
-broadcast_tangent: Callable[[Any, Any], Any] = _not_installed

@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fungrad.core import Jaxpr, Literal, Primitive, ShapedArray, Var, Zero
+from fungrad.core import Jaxpr, Literal, Primitive, ShapedArray, Var, Zero, add
 from fungrad.errors import NonLinearError
-from fungrad.interpreters import jvp as tangent_ops
+from fungrad.interpreters.jvp import linear_jvp
 
 #: The transpose rule of each primitive linear in some input, registered with
 #: :func:`register_transpose` (directly, or through ``deflinear``/``defbilinear`` in
@@ -30,6 +30,13 @@ transpose_rules: dict[Primitive, Callable[..., Any]] = {}
 def register_transpose(prim: Primitive, rule: Callable[..., Any]) -> None:
     """Make ``rule`` the transpose rule of ``prim``: ``rule(ct, *args, **params)``."""
     transpose_rules[prim] = rule
+
+
+def deflinear(prim: Primitive, transpose_rule: Callable[..., Any]) -> None:
+    """Declare ``prim`` linear in all its inputs: its jvp applies it to the tangents,
+    and ``transpose_rule(ct, *args, **params)`` is its transpose."""
+    linear_jvp(prim)
+    register_transpose(prim, transpose_rule)
 
 
 class UndefinedPrimal:
@@ -91,7 +98,7 @@ def backward_pass(
         if ct is None or type(ct) is Zero or type(v) is Literal or v in known:
             return
         prev = cts.get(v)
-        cts[v] = ct if prev is None else tangent_ops.add_tangents(prev, ct)
+        cts[v] = ct if prev is None else add(prev, ct)
 
     for v, ct in zip(jaxpr.outvars, cts_out):
         write_ct(v, ct)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from fungrad.arguments import FlatFun, as_array
+from fungrad.arguments import ArgNames, FlatFun, as_array
 from fungrad.core import (
     ClosedJaxpr,
     EvalInterpreter,
@@ -36,10 +36,10 @@ from fungrad.core import (
 from fungrad.errors import FungradTypeError, FungradValueError
 from fungrad.interpreters.batching import batch_flat, register_batch
 from fungrad.interpreters.jvp import jvp_flat, register_jvp
-from fungrad.interpreters.lowering import Emitted
 from fungrad.interpreters.partial_eval import trace_to_jaxpr
 from fungrad.interpreters.transpose import backward_pass, register_transpose
 from fungrad.jit.codegen import GeneratedCode, generate
+from fungrad.jit.lowering import call_lowering, register_lowering
 from fungrad.jit.simplify import simplify, value_key
 from fungrad.traceback_util import filtered, filtering_enabled
 from fungrad.tree_util import (
@@ -98,15 +98,11 @@ def _jit_transpose(cts, *args, call_jaxpr, name, _runner):
     return backward_pass(call_jaxpr.jaxpr, call_jaxpr.consts, cts, "jit", args=args)
 
 
-def _jit_emit(ns, args, params, out, avals):
-    runner = params["_runner"]
-    return Emitted(f"{ns.name(runner, 'call')}({', '.join(args)})", False, False)
-
-
 register_jvp(jit_p, _jit_jvp)
 register_batch(jit_p, _jit_batch)
 register_transpose(jit_p, _jit_transpose)
-jit_p.emit = _jit_emit
+# In generated code, a call is a call of its program's own generated function.
+register_lowering(jit_p, call_lowering)
 
 
 def _closure_convert(closed: ClosedJaxpr) -> tuple[ClosedJaxpr, list[Any]]:
@@ -282,7 +278,7 @@ class JittedFunction:
             key = (in_tree, static, tuple(_signature(x) for x in leaves))
         except FungradTypeError:
             with_paths, _ = tree_flatten_with_path((dyn_args, dyn_kwargs))
-            names = _jit_arg_names(self.fun, [p for p, _ in with_paths], given)
+            names = _arg_names(self.fun, [p for p, _ in with_paths], given, len(args))
             for name, (_, leaf) in zip(names, with_paths):
                 _check_leaf(leaf, name)
             raise
@@ -302,16 +298,14 @@ class JittedFunction:
         self.trace_count += 1
         with_paths, _ = tree_flatten_with_path(tree_unflatten(in_tree, leaves))
         raw = [leaf for _, leaf in with_paths]
-        leaves = [
-            as_array(leaf, lambda p=path: f"jit: argument at {p}") for path, leaf in with_paths
-        ]
-        names = _jit_arg_names(self.fun, [p for p, _ in with_paths], static)
+        names = _arg_names(self.fun, [p for p, _ in with_paths], static, nargs)
+        leaves = [as_array(leaf, lambda i=i: f"jit: {names[i]}") for i, leaf in enumerate(raw)]
         flat_fun = FlatFun("jit", self._call_fun(static, nargs), in_tree, False)
         # Python scalars stay weakly typed, as they are when the compiled code runs.
         avals = [
             get_aval(r if type(r) in (float, int, complex) else x) for r, x in zip(raw, leaves)
         ]
-        closed, _ = trace_to_jaxpr(flat_fun, avals, names, "jit")
+        closed, _ = trace_to_jaxpr(flat_fun, avals, list(names), "jit")
         return _Entry(closed, flat_fun.out_tree)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -458,27 +452,12 @@ def _signature(x: Any) -> Any:
     return (t, get_aval(as_array(x, lambda: f"jit: a {t.__name__} argument")))
 
 
-def _jit_arg_names(fun: Callable, paths: list[tuple], static: tuple) -> list[str]:
-    try:
-        params = [p.name for p in inspect.signature(fun).parameters.values()]
-    except (TypeError, ValueError):
-        params = []
-    static_positions = sorted(w for w, _ in static if isinstance(w, int))
-    names = []
-    for path in paths:
-        if path[0].idx == 0:
-            position = path[1].idx
-            for s in static_positions:
-                if s <= position:
-                    position += 1
-            label = f"argument {position}"
-            if position < len(params):
-                label += f" ('{params[position]}')"
-        else:
-            label = f"keyword argument {path[1].key!r}"
-        rest = path[2:]
-        names.append(label + (f" at path {''.join(str(k) for k in rest)}" if rest else ""))
-    return names
+def _arg_names(fun: Callable, paths: list[tuple], static: tuple, nargs: int) -> ArgNames:
+    """The names of the dynamic leaves, ``paths`` being in ``(dyn_args, dyn_kwargs)``:
+    the static positional arguments are left out of the numbering."""
+    static_positions = {where for where, _ in static if isinstance(where, int)}
+    dynamic = [i for i in range(nargs) if i not in static_positions]
+    return ArgNames(fun, paths, dynamic, keywords=True)
 
 
 def jit(

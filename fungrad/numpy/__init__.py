@@ -51,10 +51,11 @@ from fungrad.primitives.reductions import (
     reduce_min,
     reduce_sum,
 )
-from fungrad.primitives.shape import broadcast_to as _broadcast_to
 from fungrad.primitives.shape import concatenate as _concatenate
-from fungrad.primitives.shape import reshape as _reshape
-from fungrad.primitives.shape import transpose as _transpose
+from fungrad.primitives.structural import broadcast_to as _broadcast_to
+from fungrad.primitives.structural import convert_element_type as _convert
+from fungrad.primitives.structural import reshape as _reshape
+from fungrad.primitives.structural import transpose as _transpose
 
 # The public names, NumPy's (plus ``stop_gradient``). ``dir(fungrad.numpy)`` lists only
 # these; the helpers imported above stay importable for fungrad's own modules.
@@ -226,7 +227,7 @@ def square(x: ArrayLike) -> Any:
     """``x * x``, as ``numpy.square`` (booleans give int8, as in NumPy)."""
     x = _operand(x)
     if _dtype(x).kind == "b":
-        x = ew.convert_element_type(x, np.int8)
+        x = _convert(x, np.int8)
     return ew.integer_pow(x, 2)
 
 
@@ -238,7 +239,7 @@ def reciprocal(x: ArrayLike) -> Any:
     if kind in "fc":
         return ew.div(1.0, x)
     if kind == "b":
-        x = ew.convert_element_type(x, np.int8)  # NumPy's boolean reciprocal is int8
+        x = _convert(x, np.int8)  # NumPy's boolean reciprocal is int8
     return ew.select(ew.eq(ew.abs(x), 1), x, ew.mul(x, 0))
 
 
@@ -340,8 +341,8 @@ def round(a: ArrayLike, decimals: int = 0) -> Any:
         raise FungradTypeError(f"round: cannot round a boolean array to decimals={decimals}")
     if kind in "iu":
         # NumPy rounds integers to tens, hundreds, ... through float64, and so do we.
-        as_float = ew.convert_element_type(a, np.float64)
-        return ew.convert_element_type(round(as_float, decimals), _dtype(a))
+        as_float = _convert(a, np.float64)
+        return _convert(round(as_float, decimals), _dtype(a))
     if decimals > 0:
         scale = _power_of_ten(decimals)
         return ew.div(ew.round(ew.mul(a, scale)), scale)
@@ -365,7 +366,7 @@ def exp2(x: ArrayLike) -> Any:
     x = _operand(x)
     dtype = _dtype(x)
     if dtype.kind in "biu" and type(x) is not int:
-        x = ew.convert_element_type(x, np.exp2(np.zeros((), dtype)).dtype)  # int8 -> float16
+        x = _convert(x, np.exp2(np.zeros((), dtype)).dtype)  # int8 -> float16
     return ew.exp(ew.mul(x, float(np.log(2.0))))
 
 
@@ -430,7 +431,7 @@ def astype(x: ArrayLike, dtype: Any) -> Any:
     x = _operand(x)
     if _dtype(x) == np.dtype(dtype) and isinstance(x, Tracer):
         return x
-    return ew.convert_element_type(x, dtype)
+    return _convert(x, dtype)
 
 
 def stop_gradient(x: ArrayLike) -> Any:
@@ -488,7 +489,7 @@ def sum(a: ArrayLike, axis: int | Sequence[int] | None = None, keepdims: bool = 
     a = _operand(a)
     dtype = _dtype(a)
     if dtype.kind == "b" or (dtype.kind in "iu" and dtype.itemsize < 8):
-        a = ew.convert_element_type(a, np.uint64 if dtype.kind == "u" else np.int64)
+        a = _convert(a, np.uint64 if dtype.kind == "u" else np.int64)
     return _reduce(reduce_sum, a, axis, keepdims, "sum")
 
 
@@ -751,7 +752,7 @@ def _strong(x: Any) -> Any:
     if type(x) in (float, int, complex):
         return np.asarray(x)
     if isinstance(x, Tracer) and x.aval.weak_type:
-        return ew.convert_element_type(x, x.dtype)
+        return _convert(x, x.dtype)
     return x
 
 
@@ -1025,7 +1026,7 @@ def _numpy_value(out: Any) -> Any:
     if convert is not None:
         return convert(out)
     if isinstance(out, Tracer):
-        return ew.convert_element_type(out, out.dtype) if out.weak_type else out
+        return _convert(out, out.dtype) if out.weak_type else out
     if type(out) is tuple:
         return tuple(_numpy_value(o) for o in out)
     return out

@@ -14,9 +14,8 @@ from typing import Any
 import numpy as np
 
 from fungrad.core import ShapedArray, new_primitive
-from fungrad.interpreters.batching import register_batch
-from fungrad.interpreters.jvp import zero_jvp
 from fungrad.interpreters.lowering import impl_emitter
+from fungrad.primitives.builders import register_batch, zero_jvp
 
 
 def _eye_impl(shape: tuple[int, ...], offset: int, dtype: np.dtype) -> np.ndarray:

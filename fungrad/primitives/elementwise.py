@@ -1,15 +1,16 @@
-"""Elementwise primitives: arithmetic, math functions, comparisons, select, dtype casts.
+"""Elementwise primitives: arithmetic, math functions, comparisons, select.
 
 Binary primitives broadcast as NumPy does, so no broadcast needs to be materialised
 before an operation; their transpose rules sum cotangents back down to each
-operand's shape (:func:`unbroadcast`). Each primitive is one block: its family
-constructor supplies the implementation and the shape/dtype rule, then come its jvp
-rule and, if it is linear, its transpose rule.
+operand's shape (``unbroadcast``). Each primitive is one block: its family
+constructor supplies the implementation, the shape/dtype rule and the batching rule;
+then come its wrapper, its jvp rule, its transpose rule if it is linear, and its
+identity rule if it has one. (The cast ``convert_element_type`` is in
+structural.py, with the primitives every rule is built from.)
 """
 
 from __future__ import annotations
 
-import builtins
 import math
 from collections.abc import Callable
 from typing import Any
@@ -17,107 +18,38 @@ from typing import Any
 import numpy as np
 
 from fungrad import dtypes
-from fungrad.core import Primitive, ShapedArray, Zero, get_aval, new_primitive, shape_of
+from fungrad.core import (
+    Primitive,
+    ShapedArray,
+    add,
+    add_p,
+    broadcast_shapes,
+    broadcasting_abstract_eval,
+    new_primitive,
+    ufunc_result_dtype,
+)
 from fungrad.errors import ShapeError
-from fungrad.interpreters.batching import register_batch, to_front
-from fungrad.interpreters.jvp import (
-    check_real_tangent,
+from fungrad.interpreters.lowering import Emitted, impl_emitter, ufunc_emitter
+from fungrad.primitives.builders import (
+    defbilinear,
+    defbroadcasting,
     defjvp,
-    deflinear_jvp,
-    register_jvp,
+    deflinear,
+    defvectorized,
+    is_undefined,
+    register_identity,
+    register_transpose,
+    require_constant,
+    unbroadcast,
     zero_jvp,
 )
-from fungrad.interpreters.lowering import Emitted, impl_emitter, ufunc_emitter
-from fungrad.interpreters.simplify_rules import register_identity
-from fungrad.interpreters.transpose import is_undefined, register_transpose, require_constant
 
 # ---------------------------------------------------------------------------------------
-# Shape and dtype rules shared by the families
-
-_ONE = {"f": 1.0, "c": 1.0 + 0j, "i": 1, "u": 1, "b": True}
-_dtype_cache: dict[Any, tuple[np.dtype, bool]] = {}
-
-
-def ufunc_result_dtype(fn: Callable, avals: tuple[ShapedArray, ...]) -> tuple[np.dtype, bool]:
-    """The dtype NumPy's ``fn`` returns for inputs of these avals (weak scalars included)."""
-    if len(avals) == 1:
-        key: tuple = (fn, avals[0].dtype, avals[0].weak_type)
-    else:
-        a, b = avals[0], avals[1]
-        key = (fn, a.dtype, a.weak_type, b.dtype, b.weak_type, *avals[2:])
-    found = _dtype_cache.get(key)
-    if found is None:
-        samples = [_ONE[a.dtype.kind] if a.weak_type else np.ones((), a.dtype) for a in avals]
-        with np.errstate(all="ignore"):
-            dtype = np.asarray(fn(*samples)).dtype
-        found = _dtype_cache[key] = (dtype, all(a.weak_type for a in avals))
-    return found
-
-
-_broadcast_cache: dict[tuple, tuple[int, ...]] = {}
-
-
-def broadcast_shapes(name: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
-    if len(shapes) == 2 and shapes[0] == shapes[1]:
-        return shapes[0]
-    found = _broadcast_cache.get(shapes)
-    if found is not None:
-        return found
-    try:
-        found = _broadcast_cache[shapes] = np.broadcast_shapes(*shapes)
-    except ValueError:
-        listed = " and ".join(str(s) for s in shapes)
-        raise ShapeError(
-            f"{name}: operands of shapes {listed} cannot be broadcast together"
-        ) from None
-    return found
-
-
-def batch_unary(prim: Primitive) -> None:
-    """Batching rule of a one-operand elementwise primitive: the batch dim stays put."""
-    register_batch(prim, lambda values, dims, **params: (prim.bind(*values, **params), dims[0]))
-
-
-def batch_broadcasting(prim: Primitive) -> None:
-    """Give ``prim`` the batching rule of a NumPy-broadcasting primitive."""
-    register_batch(prim, broadcasting_rule(prim))
-
-
-def broadcasting_rule(prim: Primitive) -> Callable[..., Any]:
-    """Batching rule of a NumPy-broadcasting primitive.
-
-    Broadcasting aligns trailing dimensions, so batched operands get their batch
-    dimension first and, if they have fewer dimensions than the result, size-1
-    dimensions after it; unbatched operands are left as they are.
-    """
-
-    def rule(values, dims, **params):
-        shapes = [shape_of(v) for v in values]
-        first = dims[0]
-        if (
-            first is not None
-            and all(d == first for d in dims)
-            and all(len(s) == len(shapes[0]) for s in shapes)
-        ):
-            return prim.bind(*values, **params), first
-        ranks = [len(s) - (d is not None) for s, d in zip(shapes, dims)]
-        out_rank = builtins.max(ranks)
-        moved = []
-        for v, d, r in zip(values, dims, ranks):
-            if d is not None:
-                v = to_front(v, d)
-                if r < out_rank:
-                    from fungrad.primitives.shape import reshape
-
-                    front = shape_of(v)
-                    v = reshape(v, front[:1] + (1,) * (out_rank - r) + front[1:])
-            moved.append(v)
-        return prim.bind(*moved, **params), 0
-
-    return rule
+# Family constructors and shared rules
 
 
 def unary_elementwise(name: str, fn: Callable) -> Primitive:
+    """A one-operand primitive computed by NumPy's ``fn`` element by element."""
     prim = new_primitive(name)
     prim.impl = fn
 
@@ -126,7 +58,7 @@ def unary_elementwise(name: str, fn: Callable) -> Primitive:
         return ShapedArray(x.shape, dtype, weak)
 
     prim.abstract_eval = abstract_eval
-    batch_unary(prim)
+    defvectorized(prim)
     prim.emit = ufunc_emitter(fn) if isinstance(fn, np.ufunc) else impl_emitter(fn, name, True)
     return prim
 
@@ -135,108 +67,24 @@ def nary_elementwise(name: str, fn: Callable, out_dtype: np.dtype | None = None)
     """A broadcasting primitive; ``out_dtype`` fixes the output dtype (comparisons: bool)."""
     prim = new_primitive(name)
     prim.impl = fn
-
-    def abstract_eval(*avals: ShapedArray) -> ShapedArray:
-        shape = broadcast_shapes(name, *(a.shape for a in avals))
-        if out_dtype is not None:
-            return ShapedArray(shape, out_dtype)
-        dtype, weak = ufunc_result_dtype(fn, avals)
-        return ShapedArray(shape, dtype, weak)
-
-    prim.abstract_eval = abstract_eval
-    batch_broadcasting(prim)
+    prim.abstract_eval = broadcasting_abstract_eval(name, fn, out_dtype)
+    defbroadcasting(prim)
     prim.emit = ufunc_emitter(fn)
     return prim
 
 
-# ---------------------------------------------------------------------------------------
-# Arithmetic
+def _sum_transpose(*negated: bool) -> Callable[..., Any]:
+    """Transpose of a signed sum of broadcast operands (``add``: no sign flipped,
+    ``sub``: the second): each linear operand gets the cotangent, negated where its
+    sign is, summed down to its shape."""
 
-add_p = nary_elementwise("add", np.add)
-sub_p = nary_elementwise("sub", np.subtract)
-mul_p = nary_elementwise("mul", np.multiply)
-div_p = nary_elementwise("div", np.true_divide)
-neg_p = unary_elementwise("neg", np.negative)
-
-
-def add(x: Any, y: Any) -> Any:
-    return add_p.bind(x, y)
-
-
-def sub(x: Any, y: Any) -> Any:
-    return sub_p.bind(x, y)
-
-
-def mul(x: Any, y: Any) -> Any:
-    return mul_p.bind(x, y)
-
-
-def div(x: Any, y: Any) -> Any:
-    return div_p.bind(x, y)
-
-
-def neg(x: Any) -> Any:
-    return neg_p.bind(x)
-
-
-def unbroadcast(ct: Any, aval: ShapedArray) -> Any:
-    """Sum a cotangent down to ``aval``'s shape (undoing broadcasting) and cast to its dtype."""
-    ct_shape = shape_of(ct)
-    shape = aval.shape
-    if ct_shape != shape:
-        from fungrad.primitives.reductions import reduce_sum
-        from fungrad.primitives.shape import reshape
-
-        lead = len(ct_shape) - len(shape)
-        axes = tuple(range(lead)) + tuple(
-            i + lead for i, d in enumerate(shape) if d == 1 and ct_shape[i + lead] != 1
+    def rule(ct, *args):
+        return tuple(
+            unbroadcast(neg(ct) if flip else ct, a.aval) if is_undefined(a) else None
+            for a, flip in zip(args, negated)
         )
-        if axes:
-            ct = reduce_sum(ct, axes)
-        if shape_of(ct) != shape:
-            ct = reshape(ct, shape)
-    return cast_like(ct, aval.dtype)
 
-
-def cast_like(x: Any, dtype: np.dtype) -> Any:
-    """Cast a tangent or cotangent to ``dtype`` when promotion changed it."""
-    x_dtype = x.dtype if hasattr(x, "dtype") else get_aval(x).dtype
-    if x_dtype != dtype and dtypes.is_differentiable(dtype):
-        return convert_element_type(x, dtype)
-    return x
-
-
-defjvp(add_p, lambda t, ans, x, y: t, lambda t, ans, x, y: t)
-defjvp(sub_p, lambda t, ans, x, y: t, lambda t, ans, x, y: neg(t))
-defjvp(mul_p, lambda t, ans, x, y: mul(t, y), lambda t, ans, x, y: mul(x, t))
-defjvp(div_p, lambda t, ans, x, y: div(t, y), lambda t, ans, x, y: neg(mul(t, div(ans, y))))
-deflinear_jvp(neg_p)
-
-
-def _add_transpose(ct, x, y):
-    return (
-        unbroadcast(ct, x.aval) if is_undefined(x) else None,
-        unbroadcast(ct, y.aval) if is_undefined(y) else None,
-    )
-
-
-def _sub_transpose(ct, x, y):
-    return (
-        unbroadcast(ct, x.aval) if is_undefined(x) else None,
-        unbroadcast(neg(ct), y.aval) if is_undefined(y) else None,
-    )
-
-
-def _mul_transpose(ct, x, y):
-    if is_undefined(x):
-        require_constant("mul", y=y)
-        return unbroadcast(mul(ct, y), x.aval), None
-    return None, unbroadcast(mul(x, ct), y.aval)
-
-
-def _div_transpose(ct, x, y):
-    require_constant("div", denominator=y)
-    return unbroadcast(div(ct, y), x.aval), None
+    return rule
 
 
 def _is_constant(value: Any, target: float, zero_sign: bool | None = None) -> bool:
@@ -250,7 +98,7 @@ def _is_constant(value: Any, target: float, zero_sign: bool | None = None) -> bo
 def _identity_when(
     prim: Primitive, constant: float, positions: tuple[int, ...], zero_sign: bool | None = None
 ):
-    """identity_operand rule: ``x op c`` is ``x`` when c == constant (a zero of sign bit
+    """Identity rule: ``x op c`` is ``x`` when c == constant (a zero of sign bit
     ``zero_sign``, for inexact results) and x has the result's type (by ``prim``'s own
     shape/dtype rule: ``int / 1`` is a float); ``positions`` lists where the constant
     may stand (0 or 1)."""
@@ -267,15 +115,65 @@ def _identity_when(
     return rule
 
 
+# ---------------------------------------------------------------------------------------
+# Arithmetic
+
+# add: declared in fungrad/core.py (transposition sums cotangents with it); its rules.
+defbroadcasting(add_p)
+add_p.emit = ufunc_emitter(np.add)
+defjvp(add_p, lambda t, ans, x, y: t, lambda t, ans, x, y: t)
+register_transpose(add_p, _sum_transpose(False, False))
 register_identity(add_p, _identity_when(add_p, 0.0, (0, 1), zero_sign=True))
+
+sub_p = nary_elementwise("sub", np.subtract)
+
+
+def sub(x: Any, y: Any) -> Any:
+    return sub_p.bind(x, y)
+
+
+defjvp(sub_p, lambda t, ans, x, y: t, lambda t, ans, x, y: neg(t))
+register_transpose(sub_p, _sum_transpose(False, True))
 register_identity(sub_p, _identity_when(sub_p, 0.0, (1,), zero_sign=False))
+
+neg_p = unary_elementwise("neg", np.negative)
+
+
+def neg(x: Any) -> Any:
+    return neg_p.bind(x)
+
+
+deflinear(neg_p, lambda ct, x: (neg(ct),))
+
+mul_p = nary_elementwise("mul", np.multiply)
+
+
+def mul(x: Any, y: Any) -> Any:
+    return mul_p.bind(x, y)
+
+
+defbilinear(
+    mul_p,
+    lambda ct, x, y: unbroadcast(mul(ct, y), x.aval),
+    lambda ct, x, y: unbroadcast(mul(x, ct), y.aval),
+)
 register_identity(mul_p, _identity_when(mul_p, 1.0, (0, 1)))
+
+div_p = nary_elementwise("div", np.true_divide)
+
+
+def div(x: Any, y: Any) -> Any:
+    return div_p.bind(x, y)
+
+
+def _div_transpose(ct, x, y):
+    require_constant("div", denominator=y)
+    return unbroadcast(div(ct, y), x.aval), None
+
+
+defjvp(div_p, lambda t, ans, x, y: div(t, y), lambda t, ans, x, y: neg(mul(t, div(ans, y))))
+register_transpose(div_p, _div_transpose)  # linear in the numerator only
 register_identity(div_p, _identity_when(div_p, 1.0, (1,)))
-register_transpose(add_p, _add_transpose)
-register_transpose(sub_p, _sub_transpose)
-register_transpose(mul_p, _mul_transpose)
-register_transpose(div_p, _div_transpose)
-register_transpose(neg_p, lambda ct, x: (neg(ct),))
 
 # ---------------------------------------------------------------------------------------
 # Powers
@@ -305,25 +203,10 @@ defjvp(pow_p, _pow_jvp_base, _pow_jvp_exponent)
 
 integer_pow_p = new_primitive("integer_pow")
 integer_pow_p.impl = lambda x, y: np.power(x, y) if y != 2 else np.multiply(x, x)
-batch_unary(integer_pow_p)
-
-
-def _integer_pow_emit(ns, args, params, out, avals):
-    (x,), y = args, params["y"]
-    call = (
-        f"{ns.name(np.multiply, 'multiply')}({x}, {x}"
-        if y == 2
-        else (f"{ns.name(np.power, 'power')}({x}, {y}")
-    )
-    if out is None:
-        return Emitted(call + ")", True, False)
-    return Emitted(call + f", out={out})", True, True)
-
-
-integer_pow_p.emit = _integer_pow_emit
 integer_pow_p.abstract_eval = lambda x, y: ShapedArray(
     x.shape, *ufunc_result_dtype(np.power, (x, ShapedArray((), np.dtype(int), True)))
 )
+defvectorized(integer_pow_p)
 
 
 def integer_pow(x: Any, y: int) -> Any:
@@ -340,24 +223,172 @@ def _integer_pow_jvp(t, ans, x, y):
 
 defjvp(integer_pow_p, _integer_pow_jvp)
 
+
+def _integer_pow_emit(ns, args, params, out, avals):
+    (x,), y = args, params["y"]
+    call = (
+        f"{ns.name(np.multiply, 'multiply')}({x}, {x}"
+        if y == 2
+        else (f"{ns.name(np.power, 'power')}({x}, {y}")
+    )
+    if out is None:
+        return Emitted(call + ")", True, False)
+    return Emitted(call + f", out={out})", True, True)
+
+
+integer_pow_p.emit = _integer_pow_emit
+
 # ---------------------------------------------------------------------------------------
-# Math functions
+# Math functions: one line each for the primitive, its wrapper and its jvp.
 
 exp_p = unary_elementwise("exp", np.exp)
+
+
+def exp(x: Any) -> Any:
+    return exp_p.bind(x)
+
+
+defjvp(exp_p, lambda t, ans, x: mul(t, ans))
+
+
 log_p = unary_elementwise("log", np.log)
+
+
+def log(x: Any) -> Any:
+    return log_p.bind(x)
+
+
+defjvp(log_p, lambda t, ans, x: div(t, x))
+
+
 log1p_p = unary_elementwise("log1p", np.log1p)
+
+
+def log1p(x: Any) -> Any:
+    return log1p_p.bind(x)
+
+
+defjvp(log1p_p, lambda t, ans, x: div(t, add(x, 1.0)))
+
+
 expm1_p = unary_elementwise("expm1", np.expm1)
+
+
+def expm1(x: Any) -> Any:
+    return expm1_p.bind(x)
+
+
+defjvp(expm1_p, lambda t, ans, x: mul(t, add(ans, 1.0)))
+
+
 sin_p = unary_elementwise("sin", np.sin)
+
+
+def sin(x: Any) -> Any:
+    return sin_p.bind(x)
+
+
+defjvp(sin_p, lambda t, ans, x: mul(t, cos(x)))
+
+
 cos_p = unary_elementwise("cos", np.cos)
+
+
+def cos(x: Any) -> Any:
+    return cos_p.bind(x)
+
+
+defjvp(cos_p, lambda t, ans, x: neg(mul(t, sin(x))))
+
+
 tan_p = unary_elementwise("tan", np.tan)
+
+
+def tan(x: Any) -> Any:
+    return tan_p.bind(x)
+
+
+defjvp(tan_p, lambda t, ans, x: mul(t, add(1.0, mul(ans, ans))))
+
+
 tanh_p = unary_elementwise("tanh", np.tanh)
+
+
+def tanh(x: Any) -> Any:
+    return tanh_p.bind(x)
+
+
+defjvp(tanh_p, lambda t, ans, x: mul(t, sub(1.0, mul(ans, ans))))
+
+
 sinh_p = unary_elementwise("sinh", np.sinh)
+
+
+def sinh(x: Any) -> Any:
+    return sinh_p.bind(x)
+
+
+defjvp(sinh_p, lambda t, ans, x: mul(t, cosh(x)))
+
+
 cosh_p = unary_elementwise("cosh", np.cosh)
+
+
+def cosh(x: Any) -> Any:
+    return cosh_p.bind(x)
+
+
+defjvp(cosh_p, lambda t, ans, x: mul(t, sinh(x)))
+
+
 arctan_p = unary_elementwise("arctan", np.arctan)
+
+
+def arctan(x: Any) -> Any:
+    return arctan_p.bind(x)
+
+
+defjvp(arctan_p, lambda t, ans, x: div(t, add(1.0, mul(x, x))))
+
+
 arcsin_p = unary_elementwise("arcsin", np.arcsin)
+
+
+def arcsin(x: Any) -> Any:
+    return arcsin_p.bind(x)
+
+
+defjvp(arcsin_p, lambda t, ans, x: div(t, sqrt(sub(1.0, mul(x, x)))))
+
+
 arccos_p = unary_elementwise("arccos", np.arccos)
+
+
+def arccos(x: Any) -> Any:
+    return arccos_p.bind(x)
+
+
+defjvp(arccos_p, lambda t, ans, x: neg(div(t, sqrt(sub(1.0, mul(x, x))))))
+
+
 sqrt_p = unary_elementwise("sqrt", np.sqrt)
+
+
+def sqrt(x: Any) -> Any:
+    return sqrt_p.bind(x)
+
+
+defjvp(sqrt_p, lambda t, ans, x: div(t, mul(2.0, ans)))
+
+
 abs_p = unary_elementwise("abs", np.abs)
+
+
+def abs(x: Any) -> Any:
+    return abs_p.bind(x)
+
+
+defjvp(abs_p, lambda t, ans, x: mul(t, sign(x)))
 
 
 def _logistic_impl(x):
@@ -369,106 +400,41 @@ def _logistic_impl(x):
 logistic_p = unary_elementwise("logistic", _logistic_impl)
 
 
-def exp(x: Any) -> Any:
-    return exp_p.bind(x)
-
-
-def log(x: Any) -> Any:
-    return log_p.bind(x)
-
-
-def log1p(x: Any) -> Any:
-    return log1p_p.bind(x)
-
-
-def expm1(x: Any) -> Any:
-    return expm1_p.bind(x)
-
-
-def sin(x: Any) -> Any:
-    return sin_p.bind(x)
-
-
-def cos(x: Any) -> Any:
-    return cos_p.bind(x)
-
-
-def tan(x: Any) -> Any:
-    return tan_p.bind(x)
-
-
-def tanh(x: Any) -> Any:
-    return tanh_p.bind(x)
-
-
-def sinh(x: Any) -> Any:
-    return sinh_p.bind(x)
-
-
-def cosh(x: Any) -> Any:
-    return cosh_p.bind(x)
-
-
-def arctan(x: Any) -> Any:
-    return arctan_p.bind(x)
-
-
-def arcsin(x: Any) -> Any:
-    return arcsin_p.bind(x)
-
-
-def arccos(x: Any) -> Any:
-    return arccos_p.bind(x)
-
-
-def sqrt(x: Any) -> Any:
-    return sqrt_p.bind(x)
-
-
-def abs(x: Any) -> Any:
-    return abs_p.bind(x)
-
-
 def logistic(x: Any) -> Any:
     return logistic_p.bind(x)
 
 
-defjvp(exp_p, lambda t, ans, x: mul(t, ans))
-defjvp(log_p, lambda t, ans, x: div(t, x))
-defjvp(log1p_p, lambda t, ans, x: div(t, add(x, 1.0)))
-defjvp(expm1_p, lambda t, ans, x: mul(t, add(ans, 1.0)))
-defjvp(sin_p, lambda t, ans, x: mul(t, cos(x)))
-defjvp(cos_p, lambda t, ans, x: neg(mul(t, sin(x))))
-defjvp(tan_p, lambda t, ans, x: mul(t, add(1.0, mul(ans, ans))))
-defjvp(tanh_p, lambda t, ans, x: mul(t, sub(1.0, mul(ans, ans))))
-defjvp(sinh_p, lambda t, ans, x: mul(t, cosh(x)))
-defjvp(cosh_p, lambda t, ans, x: mul(t, sinh(x)))
-defjvp(arctan_p, lambda t, ans, x: div(t, add(1.0, mul(x, x))))
-defjvp(arcsin_p, lambda t, ans, x: div(t, sqrt(sub(1.0, mul(x, x)))))
-defjvp(arccos_p, lambda t, ans, x: neg(div(t, sqrt(sub(1.0, mul(x, x))))))
-defjvp(sqrt_p, lambda t, ans, x: div(t, mul(2.0, ans)))
-defjvp(abs_p, lambda t, ans, x: mul(t, sign(x)))
 defjvp(logistic_p, lambda t, ans, x: mul(t, mul(ans, sub(1.0, ans))))
 
+# ---------------------------------------------------------------------------------------
 # Piecewise-constant functions: derivative zero almost everywhere.
+
 sign_p = unary_elementwise("sign", np.sign)
-floor_p = unary_elementwise("floor", np.floor)
-ceil_p = unary_elementwise("ceil", np.ceil)
-round_p = unary_elementwise("round", np.round)
-for _prim in (sign_p, floor_p, ceil_p, round_p):
-    zero_jvp(_prim)
+zero_jvp(sign_p)
 
 
 def sign(x: Any) -> Any:
     return sign_p.bind(x)
 
 
+floor_p = unary_elementwise("floor", np.floor)
+zero_jvp(floor_p)
+
+
 def floor(x: Any) -> Any:
     return floor_p.bind(x)
 
 
+ceil_p = unary_elementwise("ceil", np.ceil)
+zero_jvp(ceil_p)
+
+
 def ceil(x: Any) -> Any:
     return ceil_p.bind(x)
+
+
+round_p = unary_elementwise("round", np.round)
+zero_jvp(round_p)
 
 
 def round(x: Any) -> Any:
@@ -481,12 +447,14 @@ def round(x: Any) -> Any:
 # in x and -(x // y) in y between its jumps.
 
 floor_divide_p = nary_elementwise("floor_divide", np.floor_divide)
-mod_p = nary_elementwise("mod", np.remainder)
 zero_jvp(floor_divide_p)
 
 
 def floor_divide(x: Any, y: Any) -> Any:
     return floor_divide_p.bind(x, y)
+
+
+mod_p = nary_elementwise("mod", np.remainder)
 
 
 def mod(x: Any, y: Any) -> Any:
@@ -518,21 +486,17 @@ defjvp(
 # ---------------------------------------------------------------------------------------
 # max / min: at ties the derivative is split evenly between the operands, as in JAX.
 
-max_p = nary_elementwise("max", np.maximum)
-min_p = nary_elementwise("min", np.minimum)
-
-
-def max(x: Any, y: Any) -> Any:
-    return max_p.bind(x, y)
-
-
-def min(x: Any, y: Any) -> Any:
-    return min_p.bind(x, y)
-
 
 def _share(x, ans, other):
     """1 where ``x`` alone attains ``ans``, 1/2 where ``other`` ties with it, else 0."""
     return select(eq(x, ans), select(eq(other, ans), 0.5, 1.0), 0.0)
+
+
+max_p = nary_elementwise("max", np.maximum)
+
+
+def max(x: Any, y: Any) -> Any:
+    return max_p.bind(x, y)
 
 
 defjvp(
@@ -540,6 +504,14 @@ defjvp(
     lambda t, ans, x, y: mul(t, _share(x, ans, y)),
     lambda t, ans, x, y: mul(t, _share(y, ans, x)),
 )
+
+min_p = nary_elementwise("min", np.minimum)
+
+
+def min(x: Any, y: Any) -> Any:
+    return min_p.bind(x, y)
+
+
 defjvp(
     min_p,
     lambda t, ans, x, y: mul(t, _share(x, ans, y)),
@@ -550,19 +522,27 @@ defjvp(
 # Comparisons and logic: boolean outputs, no derivative.
 
 _BOOL = np.dtype(np.bool_)
-lt_p = nary_elementwise("lt", np.less, _BOOL)
-le_p = nary_elementwise("le", np.less_equal, _BOOL)
-gt_p = nary_elementwise("gt", np.greater, _BOOL)
-ge_p = nary_elementwise("ge", np.greater_equal, _BOOL)
-eq_p = nary_elementwise("eq", np.equal, _BOOL)
-ne_p = nary_elementwise("ne", np.not_equal, _BOOL)
-and_p = nary_elementwise("and", np.logical_and, _BOOL)
-or_p = nary_elementwise("or", np.logical_or, _BOOL)
-xor_p = nary_elementwise("xor", np.logical_xor, _BOOL)
+
+
+def _comparison(name: str, fn: Callable) -> Primitive:
+    prim = nary_elementwise(name, fn, _BOOL)
+    zero_jvp(prim)
+    return prim
+
+
+lt_p = _comparison("lt", np.less)
+le_p = _comparison("le", np.less_equal)
+gt_p = _comparison("gt", np.greater)
+ge_p = _comparison("ge", np.greater_equal)
+eq_p = _comparison("eq", np.equal)
+ne_p = _comparison("ne", np.not_equal)
+and_p = _comparison("and", np.logical_and)
+or_p = _comparison("or", np.logical_or)
+xor_p = _comparison("xor", np.logical_xor)
 not_p = unary_elementwise("not", np.logical_not)
+zero_jvp(not_p)
 isfinite_p = unary_elementwise("isfinite", np.isfinite)
-for _prim in (lt_p, le_p, gt_p, ge_p, eq_p, ne_p, and_p, or_p, xor_p, not_p, isfinite_p):
-    zero_jvp(_prim)
+zero_jvp(isfinite_p)
 
 
 def lt(x: Any, y: Any) -> Any:
@@ -688,53 +668,22 @@ def _select_transpose(ct, pred, on_true, on_false):
 
 
 register_transpose(select_p, _select_transpose)
-batch_broadcasting(select_p)
+defbroadcasting(select_p)
 
 # ---------------------------------------------------------------------------------------
-# dtype conversion and stop_gradient
-
-convert_element_type_p = new_primitive("convert_element_type")
-convert_element_type_p.impl = lambda x, new_dtype: np.asarray(x).astype(new_dtype)
-convert_element_type_p.abstract_eval = lambda x, new_dtype: ShapedArray(x.shape, new_dtype)
-
-
-def convert_element_type(x: Any, new_dtype: Any) -> Any:
-    return convert_element_type_p.bind(x, new_dtype=np.dtype(new_dtype))
-
-
-def _convert_jvp(primals, tangents, new_dtype):
-    (x,), (t,) = primals, tangents
-    ans = convert_element_type(x, new_dtype)
-    if type(t) is Zero or not dtypes.is_differentiable(new_dtype):
-        return ans, Zero(get_aval(ans))
-    check_real_tangent(new_dtype)
-    return ans, convert_element_type(t, new_dtype)
-
-
-def _convert_transpose(ct, x, new_dtype):
-    return (convert_element_type(ct, x.aval.dtype),)
-
-
-register_jvp(convert_element_type_p, _convert_jvp)
-register_transpose(convert_element_type_p, _convert_transpose)
-register_identity(
-    convert_element_type_p,
-    lambda avals, consts, new_dtype: (
-        0 if avals[0].dtype == new_dtype and not avals[0].weak_type else None
-    ),
-)
-batch_unary(convert_element_type_p)
-convert_element_type_p.emit = impl_emitter(convert_element_type_p.impl, "convert", fresh=True)
+# stop_gradient
 
 stop_gradient_p = new_primitive("stop_gradient")
 stop_gradient_p.impl = lambda x: x
 stop_gradient_p.abstract_eval = lambda x: x
-register_identity(stop_gradient_p, lambda avals, consts: 0)
-zero_jvp(stop_gradient_p)
-batch_unary(stop_gradient_p)
-stop_gradient_p.emit = lambda ns, args, params, out, avals: Emitted(args[0], False, False)
 
 
 def stop_gradient(x: Any) -> Any:
     """``x`` itself, treated as a constant by every derivative."""
     return stop_gradient_p.bind(x)
+
+
+zero_jvp(stop_gradient_p)
+defvectorized(stop_gradient_p)
+register_identity(stop_gradient_p, lambda avals, consts: 0)
+stop_gradient_p.emit = lambda ns, args, params, out, avals: Emitted(args[0], False, False)

@@ -15,11 +15,16 @@ import numpy as np
 
 from fungrad.core import ShapedArray, new_primitive, shape_of
 from fungrad.errors import ShapeError
-from fungrad.interpreters.batching import move_batch_dim, register_batch, to_front
-from fungrad.interpreters.jvp import defjvp
 from fungrad.interpreters.lowering import impl_emitter
-from fungrad.interpreters.transpose import register_transpose, require_constant
-from fungrad.primitives.shape import reshape, transpose
+from fungrad.primitives.builders import (
+    defjvp,
+    move_batch_dim,
+    register_batch,
+    register_transpose,
+    require_constant,
+    to_front,
+)
+from fungrad.primitives.structural import reshape, transpose
 
 
 class _ArraySlot:

@@ -17,12 +17,15 @@ import numpy as np
 from fungrad import dtypes
 from fungrad.core import ShapedArray, new_primitive, shape_of
 from fungrad.errors import ShapeError
-from fungrad.interpreters.batching import register_batch, to_front
-from fungrad.interpreters.jvp import defjvp
 from fungrad.interpreters.lowering import Emitted
-from fungrad.interpreters.transpose import is_undefined, register_transpose, require_constant
-from fungrad.primitives.elementwise import cast_like
-from fungrad.primitives.shape import transpose
+from fungrad.primitives.builders import (
+    cast_like,
+    defbilinear,
+    is_undefined,
+    register_batch,
+    to_front,
+)
+from fungrad.primitives.structural import transpose
 
 DimensionNumbers = tuple[tuple[tuple[int, ...], tuple[int, ...]], tuple[tuple[int, ...], ...]]
 
@@ -104,14 +107,7 @@ def dot_general(x: Any, y: Any, dimension_numbers: DimensionNumbers) -> Any:
     return dot_general_p.bind(x, y, dimension_numbers=dims)
 
 
-defjvp(
-    dot_general_p,
-    lambda t, ans, x, y, dimension_numbers: dot_general(t, y, dimension_numbers),
-    lambda t, ans, x, y, dimension_numbers: dot_general(x, t, dimension_numbers),
-)
-
-
-def _dot_general_transpose(ct, x, y, dimension_numbers):
+def _transpose_dims(x, y, dimension_numbers):
     # ct has dims [batch | x free | y free]. Each operand's cotangent contracts ct
     # with the other operand over the other's free dims; the operand order is chosen
     # so the result comes out as [batch | x free | y contracting] for x and
@@ -119,25 +115,39 @@ def _dot_general_transpose(ct, x, y, dimension_numbers):
     # operand's own layout (ct @ y.T and x.T @ ct): no transpose, C-ordered results.
     (xc, yc), (xb, yb) = dimension_numbers
     nb = len(xb)
-    batch = tuple(range(nb))
     x_ndim = x.aval.ndim if is_undefined(x) else len(shape_of(x))
     y_ndim = y.aval.ndim if is_undefined(y) else len(shape_of(y))
-    x_free = _free_dims(x_ndim, xc, xb)
-    y_free = _free_dims(y_ndim, yc, yb)
-    ct_x_free = tuple(range(nb, nb + len(x_free)))
+    return nb, x_ndim, y_ndim, _free_dims(x_ndim, xc, xb), _free_dims(y_ndim, yc, yb)
+
+
+def _dot_general_transpose_lhs(ct, x, y, dimension_numbers):
+    (xc, yc), (xb, yb) = dimension_numbers
+    nb, x_ndim, _, x_free, y_free = _transpose_dims(x, y, dimension_numbers)
     ct_y_free = tuple(range(nb + len(x_free), nb + len(x_free) + len(y_free)))
-    if is_undefined(x):
-        require_constant("dot_general", rhs=y)
-        result = dot_general(ct, y, ((ct_y_free, tuple(y_free)), (batch, yb)))
-        # result dims: [batch | x free | y's contracting dims in ascending order]
-        ranks = np.argsort(np.argsort(yc))
-        source = _layout(x_ndim, xb, x_free, nb, xc, nb + len(x_free), ranks)
-        return _put_back(result, source, x.aval.dtype), None
-    result = dot_general(x, ct, ((tuple(x_free), ct_x_free), (xb, batch)))
+    result = dot_general(ct, y, ((ct_y_free, tuple(y_free)), (tuple(range(nb)), yb)))
+    # result dims: [batch | x free | y's contracting dims in ascending order]
+    ranks = np.argsort(np.argsort(yc))
+    source = _layout(x_ndim, xb, x_free, nb, xc, nb + len(x_free), ranks)
+    return _put_back(result, source, x.aval.dtype)
+
+
+def _dot_general_transpose_rhs(ct, x, y, dimension_numbers):
+    (xc, yc), (xb, yb) = dimension_numbers
+    nb, _, y_ndim, x_free, y_free = _transpose_dims(x, y, dimension_numbers)
+    ct_x_free = tuple(range(nb, nb + len(x_free)))
+    result = dot_general(x, ct, ((tuple(x_free), ct_x_free), (xb, tuple(range(nb)))))
     # result dims: [batch | x's contracting dims in ascending order | y free]
     ranks = np.argsort(np.argsort(xc))
     source = _layout(y_ndim, yb, y_free, nb + len(xc), yc, nb, ranks)
-    return None, _put_back(result, source, y.aval.dtype)
+    return _put_back(result, source, y.aval.dtype)
+
+
+defbilinear(
+    dot_general_p,
+    _dot_general_transpose_lhs,
+    _dot_general_transpose_rhs,
+    operand_names=("lhs", "rhs"),
+)
 
 
 def _layout(ndim, batch, free, free_start, contract, contract_start, contract_ranks):
@@ -156,9 +166,6 @@ def _put_back(result, source, dtype):
     if source != list(range(len(source))):
         result = transpose(result, tuple(source))
     return cast_like(result, dtype)
-
-
-register_transpose(dot_general_p, _dot_general_transpose)
 
 
 def _dot_general_batch(values, dims, dimension_numbers):

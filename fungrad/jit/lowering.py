@@ -1,0 +1,262 @@
+"""The NumPy backend's lowering rules: how each primitive is written as Python source.
+
+jit's code generator (fungrad/jit/codegen.py) writes one line of Python per equation,
+and asks this module's table for the expression. A rule is registered for a primitive
+by the backend, not attached to the primitive (as JAX's MLIR lowerings are)::
+
+    register_lowering(prim, rule)
+    rule(ctx, *operands, **params) -> Emitted(expression, fresh, used_out)
+
+Each operand is an :class:`Operand`: its source (a variable's name, or a literal
+written inline), its aval, and, for a literal, its value, so that a rule decides on
+values ("the literal +0.0"), never on source text. ``ctx`` is a
+:class:`LoweringContext`: ``ctx.name(obj)`` names any Python object the expression
+refers to (a ufunc, a function with its params bound), ``ctx.function(closed, name)``
+compiles a sub-program into a generated Python function and returns its name, and
+``ctx.out`` is None or a dead array of exactly the result's shape and dtype that the
+expression may write into (``out=``); it may be one of the operands, dying here, so
+only a rule that may overwrite its operands (an elementwise one) should take it then.
+The rule says whether its result is a ``fresh`` array that nothing else refers to,
+and whether it ``used_out``. A primitive with no rule is called through its ``impl``.
+
+This module holds the rules of every built-in primitive, found by name in
+``fungrad.core.primitives``; the ``jit`` call primitive's rule is registered where
+that primitive is defined (fungrad/jit/__init__.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+import fungrad.primitives  # noqa: F401  (registers the built-in primitives)
+from fungrad.core import ClosedJaxpr, Primitive, ShapedArray, primitives
+from fungrad.matrix_layouts import matrix_product_layout
+
+if TYPE_CHECKING:
+    from fungrad.jit.codegen import ModuleWriter
+
+
+class Operand:
+    """An operand as a rule sees it: its ``source`` in the generated code, its ``aval``,
+    and, if it is a literal, its ``value``. Compared by identity: ``ctx.out in operands``
+    says whether the offered buffer is one of them."""
+
+    __slots__ = ("source", "aval", "is_literal", "value")
+
+    def __init__(
+        self, source: str, aval: ShapedArray, is_literal: bool = False, value: Any = None
+    ):
+        self.source = source
+        self.aval = aval
+        self.is_literal = is_literal
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Operand({self.source}: {self.aval.str_short()})"
+
+
+class Emitted(NamedTuple):
+    """A rule's result: the ``expression``, whether it makes a ``fresh`` array that nothing
+    else refers to, and whether it wrote into ``ctx.out`` (``used_out``)."""
+
+    expression: str
+    fresh: bool
+    used_out: bool
+
+
+class LoweringContext:
+    """What a rule may use besides its operands and params, for one equation."""
+
+    __slots__ = ("out", "_writer")
+
+    def __init__(self, writer: ModuleWriter, out: Operand | None):
+        self.out = out
+        self._writer = writer
+
+    def name(self, obj: Any, hint: str = "f") -> str:
+        """A name for ``obj`` among the generated code's globals."""
+        return self._writer.name(obj, hint)
+
+    def function(self, closed: ClosedJaxpr, name: str) -> str:
+        """The name of a generated Python function computing ``closed``:
+        ``fn(*args) -> list of outputs``. Each sub-program is compiled once per module."""
+        return self._writer.function(closed, name)
+
+
+Rule = Callable[..., Emitted]
+
+#: The backend's table: a primitive's rule, by primitive.
+lowerings: dict[Primitive, Rule] = {}
+
+
+def register_lowering(prim: Primitive, rule: Rule) -> None:
+    """Make ``rule`` write ``prim``'s equations in generated NumPy code."""
+    lowerings[prim] = rule
+
+
+def lowering_rule(prim: Primitive) -> Rule:
+    """``prim``'s rule, or one that calls its ``impl`` (which may return a view)."""
+    rule = lowerings.get(prim)
+    return rule if rule is not None else impl_lowering(prim, fresh=False)
+
+
+# ---------------------------------------------------------------------------------------
+# Rules that most primitives share
+
+
+def ufunc_lowering(ufunc: np.ufunc) -> Rule:
+    """For a primitive that is exactly a NumPy ufunc: ``ufunc(a, b, out=o)``."""
+
+    def rule(ctx: LoweringContext, *operands: Operand) -> Emitted:
+        call = f"{ctx.name(ufunc, ufunc.__name__)}({', '.join(x.source for x in operands)}"
+        if ctx.out is None:
+            return Emitted(call + ")", True, False)
+        return Emitted(f"{call}, out={ctx.out.source})", True, True)
+
+    return rule
+
+
+def impl_lowering(prim: Primitive, fresh: bool, hint: str | None = None) -> Rule:
+    """Call ``prim.impl`` with the equation's params bound; ``fresh`` if it never returns a
+    view of an operand. ``hint`` names it in the source (the primitive's name if None)."""
+    hint = hint or prim.name
+
+    def rule(ctx: LoweringContext, *operands: Operand, **params: Any) -> Emitted:
+        impl = functools.partial(prim.impl, **params) if params else prim.impl
+        return Emitted(f"{ctx.name(impl, hint)}({_sources(operands)})", fresh, False)
+
+    return rule
+
+
+def _sources(operands: tuple[Operand, ...]) -> str:
+    return ", ".join(x.source for x in operands)
+
+
+def _is_positive_zero(x: Operand) -> bool:
+    value = x.value
+    return x.is_literal and type(value) is float and value == 0.0 and math.copysign(1.0, value) > 0
+
+
+# ---------------------------------------------------------------------------------------
+# The rules of the built-in primitives
+
+_UFUNCS = (
+    "add sub mul div neg pow exp log log1p expm1 sin cos tan tanh sinh cosh arctan arcsin "
+    "arccos sqrt abs sign floor ceil floor_divide mod logaddexp max min lt le gt ge eq ne "
+    "and or xor not isfinite"
+)
+for _name in _UFUNCS.split():
+    assert isinstance(primitives[_name].impl, np.ufunc), _name
+    register_lowering(primitives[_name], ufunc_lowering(primitives[_name].impl))
+
+# Called through their impl, which makes a new array.
+for _name in "logistic round argmax argmin concatenate scatter_add eye".split():
+    register_lowering(primitives[_name], impl_lowering(primitives[_name], fresh=True))
+_convert = primitives["convert_element_type"]
+register_lowering(_convert, impl_lowering(_convert, fresh=True, hint="convert"))
+
+# Called through their impl, which may return a view of the operand.
+_broadcast = primitives["broadcast_in_dim"]
+register_lowering(_broadcast, impl_lowering(_broadcast, fresh=False, hint="broadcast"))
+register_lowering(primitives["gather"], impl_lowering(primitives["gather"], fresh=False))
+
+
+def _integer_pow_lowering(ctx: LoweringContext, x: Operand, *, y: int) -> Emitted:
+    if y == 2:
+        call = f"{ctx.name(np.multiply, 'multiply')}({x.source}, {x.source}"
+    else:
+        call = f"{ctx.name(np.power, 'power')}({x.source}, {y}"
+    if ctx.out is None:
+        return Emitted(call + ")", True, False)
+    return Emitted(f"{call}, out={ctx.out.source})", True, True)
+
+
+register_lowering(primitives["integer_pow"], _integer_pow_lowering)
+
+
+def _select_lowering(
+    ctx: LoweringContext, pred: Operand, on_true: Operand, on_false: Operand
+) -> Emitted:
+    # The impl keeps an array where pred holds and +0.0 elsewhere by a bitwise AND with
+    # a mask, and then can write into out; np.where cannot.
+    fn = ctx.name(primitives["select"].impl, "select")
+    args = _sources((pred, on_true, on_false))
+    zero_branch = (_is_positive_zero(on_false) and on_true.aval.dtype.kind == "f") or (
+        _is_positive_zero(on_true) and on_false.aval.dtype.kind == "f"
+    )
+    same_shape = pred.aval.shape in (on_true.aval.shape, on_false.aval.shape)
+    if ctx.out is not None and zero_branch and same_shape:
+        # The impl writes into out only when it takes the bitwise path; else it returns
+        # a new array, which is fine: out was dead.
+        return Emitted(f"{fn}({args}, {ctx.out.source})", True, True)
+    return Emitted(f"{fn}({args})", True, False)
+
+
+register_lowering(primitives["select"], _select_lowering)
+register_lowering(primitives["stop_gradient"], lambda ctx, x: Emitted(x.source, False, False))
+
+
+def _reduction_lowering(name: str, reduce: Callable[..., Any]) -> Rule:
+    def rule(ctx: LoweringContext, x: Operand, *, axes: tuple[int, ...]) -> Emitted:
+        # Over no axes, NumPy's reduce returns its operand (or a view of it).
+        return Emitted(f"{ctx.name(reduce, name)}({x.source}, axis={axes!r})", bool(axes), False)
+
+    return rule
+
+
+for _name, _reduce in (
+    ("reduce_sum", np.add.reduce),
+    ("reduce_max", np.maximum.reduce),
+    ("reduce_min", np.minimum.reduce),
+):
+    register_lowering(primitives[_name], _reduction_lowering(_name, _reduce))
+
+register_lowering(
+    primitives["reshape"],
+    lambda ctx, x, *, new_sizes: Emitted(
+        f"{ctx.name(np.reshape, 'reshape')}({x.source}, {new_sizes!r})", False, False
+    ),
+)
+register_lowering(
+    primitives["transpose"],
+    lambda ctx, x, *, permutation: Emitted(
+        f"{ctx.name(np.transpose, 'transpose')}({x.source}, {permutation!r})", False, False
+    ),
+)
+
+
+def _dot_general_lowering(
+    ctx: LoweringContext, x: Operand, y: Operand, *, dimension_numbers: tuple
+) -> Emitted:
+    layout = matrix_product_layout(dimension_numbers, x.aval.ndim, y.aval.ndim)
+    if layout is None:
+        return _dot_general_impl(ctx, x, y, dimension_numbers=dimension_numbers)
+    transpose_x, transpose_y = layout
+    call = (
+        f"{ctx.name(np.matmul, 'matmul')}({x.source}{'.T' if transpose_x else ''}, "
+        f"{y.source}{'.T' if transpose_y else ''}"
+    )
+    out = ctx.out
+    if out is not None and out is not x and out is not y:
+        # A dead intermediate of exactly the result's shape and dtype, that is not being read.
+        return Emitted(f"{call}, out={out.source})", True, True)
+    return Emitted(call + ")", True, False)
+
+
+_dot_general_impl = impl_lowering(primitives["dot_general"], fresh=True)
+register_lowering(primitives["dot_general"], _dot_general_lowering)
+
+
+def call_lowering(
+    ctx: LoweringContext, *operands: Operand, call_jaxpr: ClosedJaxpr, name: str, **_params: Any
+) -> Emitted:
+    """The rule of a call primitive (``jit``): a call of its program, compiled (as it is:
+    simplification inlines calls before code generation ever sees them) into a generated
+    function of its own. Its outputs may be its operands, or views of them: not fresh."""
+    fn = ctx.function(call_jaxpr, name)
+    return Emitted(f"{fn}({_sources(operands)})", False, False)
