@@ -322,14 +322,13 @@ class Primitive:
     for ``jit`` in the backend. A new kind of rule is a new table, not a new slot here.
     """
 
-    __slots__ = ("name", "multiple_results", "impl", "abstract_eval", "emit")
+    __slots__ = ("name", "multiple_results", "impl", "abstract_eval")
 
     def __init__(self, name: str, multiple_results: bool = False):
         self.name = name
         self.multiple_results = multiple_results
         self.impl: Callable[..., Any] | None = None
         self.abstract_eval: Callable[..., Any] | None = None
-        self.emit: Callable[..., Any] | None = None
 
     def bind(self, *args: Any, **params: Any) -> Any:
         return _state.current.process_primitive(self, args, params)

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from fungrad.core import ShapedArray, new_primitive
-from fungrad.interpreters.lowering import impl_emitter
 from fungrad.primitives.builders import register_batch, zero_jvp
 
 
@@ -31,7 +30,6 @@ eye_p.impl = _eye_impl
 eye_p.abstract_eval = lambda shape, offset, dtype: ShapedArray(shape, dtype)
 zero_jvp(eye_p)
 register_batch(eye_p, lambda values, dims, **params: (eye_p.bind(**params), None))
-eye_p.emit = impl_emitter(_eye_impl, "eye", True)
 
 
 def eye(shape: tuple[int, ...], offset: int, dtype: Any) -> Any:

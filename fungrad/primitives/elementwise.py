@@ -29,7 +29,6 @@ from fungrad.core import (
     ufunc_result_dtype,
 )
 from fungrad.errors import ShapeError
-from fungrad.interpreters.lowering import Emitted, impl_emitter, ufunc_emitter
 from fungrad.primitives.builders import (
     defbilinear,
     defbroadcasting,
@@ -59,7 +58,6 @@ def unary_elementwise(name: str, fn: Callable) -> Primitive:
 
     prim.abstract_eval = abstract_eval
     defvectorized(prim)
-    prim.emit = ufunc_emitter(fn) if isinstance(fn, np.ufunc) else impl_emitter(fn, name, True)
     return prim
 
 
@@ -69,7 +67,6 @@ def nary_elementwise(name: str, fn: Callable, out_dtype: np.dtype | None = None)
     prim.impl = fn
     prim.abstract_eval = broadcasting_abstract_eval(name, fn, out_dtype)
     defbroadcasting(prim)
-    prim.emit = ufunc_emitter(fn)
     return prim
 
 
@@ -120,7 +117,6 @@ def _identity_when(
 
 # add: declared in fungrad/core.py (transposition sums cotangents with it); its rules.
 defbroadcasting(add_p)
-add_p.emit = ufunc_emitter(np.add)
 defjvp(add_p, lambda t, ans, x, y: t, lambda t, ans, x, y: t)
 register_transpose(add_p, _sum_transpose(False, False))
 register_identity(add_p, _identity_when(add_p, 0.0, (0, 1), zero_sign=True))
@@ -223,20 +219,6 @@ def _integer_pow_jvp(t, ans, x, y):
 
 defjvp(integer_pow_p, _integer_pow_jvp)
 
-
-def _integer_pow_emit(ns, args, params, out, avals):
-    (x,), y = args, params["y"]
-    call = (
-        f"{ns.name(np.multiply, 'multiply')}({x}, {x}"
-        if y == 2
-        else (f"{ns.name(np.power, 'power')}({x}, {y}")
-    )
-    if out is None:
-        return Emitted(call + ")", True, False)
-    return Emitted(call + f", out={out})", True, True)
-
-
-integer_pow_p.emit = _integer_pow_emit
 
 # ---------------------------------------------------------------------------------------
 # Math functions: one line each for the primitive, its wrapper and its jvp.
@@ -617,22 +599,7 @@ def _select_impl(pred, on_true, on_false, out=None):
     return out
 
 
-def _select_emit(ns, args, params, out, avals):
-    pred, on_true, on_false = avals
-    fn = ns.name(_select_impl, "select")
-    zero_branch = ("0.0" == args[2] and on_true.dtype.kind == "f") or (
-        "0.0" == args[1] and on_false.dtype.kind == "f"
-    )
-    same_shape = pred.shape == on_true.shape or pred.shape == on_false.shape
-    if out is not None and zero_branch and same_shape:
-        # _select_impl writes into out only when it takes the bitwise path; else it
-        # returns a new array, which is fine: out was dead.
-        return Emitted(f"{fn}({', '.join(args)}, {out})", True, True)
-    return Emitted(f"{fn}({', '.join(args)})", True, False)
-
-
 select_p.impl = _select_impl
-select_p.emit = _select_emit
 
 
 def _select_abstract_eval(pred, on_true, on_false):
@@ -686,4 +653,3 @@ def stop_gradient(x: Any) -> Any:
 zero_jvp(stop_gradient_p)
 defvectorized(stop_gradient_p)
 register_identity(stop_gradient_p, lambda avals, consts: 0)
-stop_gradient_p.emit = lambda ns, args, params, out, avals: Emitted(args[0], False, False)

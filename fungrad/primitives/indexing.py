@@ -15,7 +15,6 @@ import numpy as np
 
 from fungrad.core import ShapedArray, new_primitive, shape_of
 from fungrad.errors import ShapeError
-from fungrad.interpreters.lowering import impl_emitter
 from fungrad.primitives.builders import (
     defjvp,
     move_batch_dim,
@@ -254,5 +253,3 @@ def _scatter_add_batch(values, dims, index, shape):
 
 register_batch(gather_p, _gather_batch)
 register_batch(scatter_add_p, _scatter_add_batch)
-gather_p.emit = impl_emitter(gather_p.impl, "gather", fresh=False)
-scatter_add_p.emit = impl_emitter(_scatter_add_impl, "scatter_add", fresh=True)

@@ -9,7 +9,6 @@ by a transpose.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import numpy as np
@@ -17,7 +16,7 @@ import numpy as np
 from fungrad import dtypes
 from fungrad.core import ShapedArray, new_primitive, shape_of
 from fungrad.errors import ShapeError
-from fungrad.interpreters.lowering import Emitted
+from fungrad.matrix_layouts import MATRIX_PRODUCT_LAYOUTS
 from fungrad.primitives.builders import (
     cast_like,
     defbilinear,
@@ -34,26 +33,16 @@ def _free_dims(ndim: int, contract: tuple[int, ...], batch: tuple[int, ...]) -> 
     return [d for d in range(ndim) if d not in contract and d not in batch]
 
 
-# 2-D contractions done directly by one matrix product, keyed by (lhs_contract, rhs_contract).
-# (np.matmul rather than np.dot: with a transposed operand it is several percent
-# faster in current NumPy, and it writes into any writeable out= array.)
-_MATRIX_FAST_PATHS = {
-    ((1,), (0,)): lambda x, y: np.matmul(x, y),
-    ((0,), (0,)): lambda x, y: np.matmul(x.T, y),
-    ((1,), (1,)): lambda x, y: np.matmul(x, y.T),
-    ((0,), (1,)): lambda x, y: np.matmul(x.T, y.T),
-}
-
-
 def _dot_general_impl(x, y, dimension_numbers):
     (xc, yc), (xb, yb) = dimension_numbers
     x = np.asarray(x)
     y = np.asarray(y)
     if not xb:
         if x.ndim == 2 and y.ndim == 2:
-            fast = _MATRIX_FAST_PATHS.get((xc, yc))
-            if fast is not None:
-                return fast(x, y)
+            # One matmul, with operands transposed as the shared layout table says.
+            layout = MATRIX_PRODUCT_LAYOUTS.get((xc, yc))
+            if layout is not None:
+                return np.matmul(x.T if layout[0] else x, y.T if layout[1] else y)
         if xc == (x.ndim - 1,) and yc == (0,) and y.ndim <= 2:
             return np.dot(x, y)
     x_free = _free_dims(x.ndim, xc, xb)
@@ -191,29 +180,3 @@ def _dot_general_batch(values, dims, dimension_numbers):
 
 
 register_batch(dot_general_p, _dot_general_batch)
-
-
-# Source for the matrix products of _MATRIX_FAST_PATHS.
-_MATRIX_SOURCE = {
-    ((1,), (0,)): "{dot}({x}, {y})",
-    ((0,), (0,)): "{dot}({x}.T, {y})",
-    ((1,), (1,)): "{dot}({x}, {y}.T)",
-    ((0,), (1,)): "{dot}({x}.T, {y}.T)",
-}
-
-
-def _dot_general_emit(ns, args, params, out, avals):
-    (xc, yc), (xb, yb) = params["dimension_numbers"]
-    template = _MATRIX_SOURCE.get((xc, yc)) if not xb else None
-    if template is not None and all(a.ndim == 2 for a in avals):
-        x, y = args
-        call = template.format(dot=ns.name(np.matmul, "matmul"), x=x, y=y)
-        if out is not None and out not in args:
-            # A dead intermediate of exactly the result's shape and dtype.
-            return Emitted(call[:-1] + f", out={out})", True, True)
-        return Emitted(call, True, False)
-    fn = ns.name(functools.partial(_dot_general_impl, **params), "dot_general")
-    return Emitted(f"{fn}({', '.join(args)})", True, False)
-
-
-dot_general_p.emit = _dot_general_emit

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 
 from fungrad.core import ShapedArray, get_aval, new_primitive
-from fungrad.interpreters.lowering import Emitted, impl_emitter
 from fungrad.primitives.builders import defjvp, register_batch, zero_jvp
 from fungrad.primitives.elementwise import div, eq, mul
 from fungrad.primitives.structural import (
@@ -50,11 +49,6 @@ def _extremum(name: str, fn: Any):
         prim, lambda values, dims, axes: reduction_batch_rule(values, dims, axes, prim=prim)
     )
 
-    def emit(ns, args, params, out, avals):
-        axes = params["axes"]
-        return Emitted(f"{ns.name(fn, name)}({args[0]}, axis={axes!r})", bool(axes), False)
-
-    prim.emit = emit
     return prim
 
 
@@ -86,7 +80,6 @@ def _arg_reduction(name: str, fn: Any):
         return prim.bind(x, axis=batched_axis(axis, d)), d if axis >= d else d - 1
 
     register_batch(prim, batch_rule)
-    prim.emit = impl_emitter(prim.impl, name, fresh=True)
     return prim
 
 

@@ -10,7 +10,6 @@ import numpy as np
 from fungrad import dtypes
 from fungrad.core import ShapedArray, new_primitive, shape_of
 from fungrad.errors import ShapeError
-from fungrad.interpreters.lowering import impl_emitter
 from fungrad.primitives.builders import (
     cast_like,
     deflinear,
@@ -65,7 +64,6 @@ def _concatenate_batch(values, dims, axis):
 
 
 register_batch(concatenate_p, _concatenate_batch)
-concatenate_p.emit = impl_emitter(concatenate_p.impl, "concatenate", fresh=True)
 
 
 def concatenate(xs: Any, axis: int) -> Any:

@@ -24,7 +24,6 @@ from fungrad.core import ShapedArray, Zero, get_aval, new_primitive, shape_of
 from fungrad.errors import ShapeError
 from fungrad.interpreters.batching import defvectorized, register_batch
 from fungrad.interpreters.jvp import check_real_tangent, register_jvp
-from fungrad.interpreters.lowering import Emitted, impl_emitter
 from fungrad.interpreters.simplify_rules import register_identity
 from fungrad.interpreters.transpose import deflinear, register_transpose
 
@@ -67,7 +66,6 @@ register_identity(
         0 if avals[0].dtype == new_dtype and not avals[0].weak_type else None
     ),
 )
-convert_element_type_p.emit = impl_emitter(convert_element_type_p.impl, "convert", fresh=True)
 
 
 def cast_like(x: Any, dtype: np.dtype) -> Any:
@@ -143,7 +141,6 @@ register_identity(
     broadcast_in_dim_p,
     lambda avals, consts, shape, broadcast_dimensions: 0 if avals[0].shape == shape else None,
 )
-broadcast_in_dim_p.emit = impl_emitter(_broadcast_in_dim_impl, "broadcast", fresh=False)
 
 # ---------------------------------------------------------------------------------------
 # reshape
@@ -173,9 +170,6 @@ register_batch(
 )
 register_identity(
     reshape_p, lambda avals, consts, new_sizes: 0 if avals[0].shape == new_sizes else None
-)
-reshape_p.emit = lambda ns, args, params, out, avals: Emitted(
-    f"{ns.name(np.reshape, 'reshape')}({args[0]}, {params['new_sizes']!r})", False, False
 )
 
 # ---------------------------------------------------------------------------------------
@@ -218,9 +212,6 @@ register_identity(
     lambda avals, consts, permutation: (
         0 if permutation == tuple(range(len(permutation))) else None
     ),
-)
-transpose_p.emit = lambda ns, args, params, out, avals: Emitted(
-    f"{ns.name(np.transpose, 'transpose')}({args[0]}, {params['permutation']!r})", False, False
 )
 
 # ---------------------------------------------------------------------------------------
@@ -273,11 +264,6 @@ register_identity(
     reduce_sum_p,
     lambda avals, consts, axes: 0 if not axes and avals[0].dtype.kind not in "fc" else None,
 )
-reduce_sum_p.emit = lambda ns, args, params, out, avals: Emitted(
-    f"{ns.name(np.add.reduce, 'reduce_sum')}({args[0]}, axis={params['axes']!r})",
-    bool(params["axes"]),
-    False,
-)
 
 # ---------------------------------------------------------------------------------------
 # Helpers built on the structural primitives (rule writers get them from builders.py)
@@ -299,11 +285,11 @@ def unbroadcast(ct: Any, aval: ShapedArray) -> Any:
     return cast_like(ct, aval.dtype)
 
 
-def move_batch_dim(x: Any, src: int | None, dst: int | None, axis_size: int) -> Any:
+def move_batch_dim(x: Any, src: int | None, dst: int, axis_size: int) -> Any:
     """``x`` with its batch dimension moved from ``src`` to ``dst``.
 
-    An unbatched value (``src`` None) is broadcast along a new dimension ``dst``.
-    ``dst`` None requires ``src`` None (the value is the same for every example).
+    An unbatched value (``src`` None) is broadcast along a new dimension ``dst`` of
+    size ``axis_size``.
     """
     if src == dst:
         return x
@@ -312,11 +298,6 @@ def move_batch_dim(x: Any, src: int | None, dst: int | None, axis_size: int) -> 
         out_shape = shape[:dst] + (axis_size,) + shape[dst:]
         kept = tuple(i for i in range(len(out_shape)) if i != dst)
         return broadcast_in_dim(x, out_shape, kept)
-    if dst is None:
-        raise ValueError(
-            "vmap: an output with out_axes=None must be the same for every example, but this "
-            "one varies along the mapped axis. Give it an integer out_axes."
-        )
     perm = [i for i in range(len(shape)) if i != src]
     perm.insert(dst, src)
     return transpose(x, tuple(perm))
