@@ -258,8 +258,12 @@ def _var_names() -> Callable[[], str]:
 
 
 def _format_param(value: Any, indent: str = "") -> str:
-    if isinstance(value, ClosedJaxpr):  # a called program, printed nested
-        return pprint_jaxpr(value.jaxpr, indent=indent)
+    subs = _subjaxprs_in(value)  # sub-programs (see subjaxprs), printed nested
+    if subs is not None:
+        printed = [pprint_jaxpr(sub.jaxpr, indent=indent) for sub in subs]
+        if isinstance(value, ClosedJaxpr):
+            return printed[0]
+        return "(" + ", ".join(printed) + ("," if len(printed) == 1 else "") + ")"
     if isinstance(value, np.dtype):
         return value.name
     if isinstance(value, type) and issubclass(value, np.generic):
@@ -764,3 +768,59 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], *args: Any) -> list[Any]:
         else:
             env[eqn.outputs[0]] = out
     return [read(a) for a in jaxpr.outvars]
+
+
+# ---------------------------------------------------------------------------------------
+# Higher-order primitives: sub-programs in params
+#
+# A primitive's params may hold programs (a call's body; one day a loop's or a
+# branch's). Passes and the printer find them by type, never by parameter name: a
+# param value that is a ClosedJaxpr, or a non-empty tuple or list of them.
+
+
+def _subjaxprs_in(value: Any) -> list[ClosedJaxpr] | None:
+    """The sub-programs one param value holds, or None if it is not a sub-program param."""
+    if isinstance(value, ClosedJaxpr):
+        return [value]
+    if (
+        isinstance(value, (tuple, list))
+        and value
+        and all(isinstance(v, ClosedJaxpr) for v in value)
+    ):
+        return list(value)
+    return None
+
+
+def subjaxprs(params: dict[str, Any]) -> list[ClosedJaxpr]:
+    """Every sub-program in an equation's params, by parameter name, then position.
+
+    >>> from fungrad import make_jaxpr, jit
+    >>> (eqn,) = make_jaxpr(jit(lambda x: x * 2.0))(1.0).eqns
+    >>> [str(sub.jaxpr.eqns[0].primitive) for sub in subjaxprs(eqn.params)]
+    ['mul']
+    """
+    found: list[ClosedJaxpr] = []
+    for name in sorted(params):
+        found += _subjaxprs_in(params[name]) or []
+    return found
+
+
+def map_subjaxprs(params: dict[str, Any], fn: Callable[[ClosedJaxpr], ClosedJaxpr]) -> dict:
+    """``params`` with each sub-program ``sub`` replaced by ``fn(sub)``; other params
+    are kept as they are. ``fn`` must keep each sub-program's signature.
+
+    >>> from fungrad import make_jaxpr, jit
+    >>> (eqn,) = make_jaxpr(jit(lambda x: x * 2.0))(1.0).eqns
+    >>> sorted(map_subjaxprs(eqn.params, lambda sub: sub)) == sorted(eqn.params)
+    True
+    """
+    mapped = {}
+    for name, value in params.items():
+        subs = _subjaxprs_in(value)
+        if subs is None:
+            mapped[name] = value
+        elif isinstance(value, ClosedJaxpr):
+            mapped[name] = fn(value)
+        else:
+            mapped[name] = type(value)(fn(sub) for sub in subs)
+    return mapped

@@ -31,7 +31,7 @@ from numpy.testing import assert_allclose
 
 import fungrad.numpy as fnp
 from fungrad import ClosedJaxpr, eval_jaxpr, jit, make_jaxpr
-from fungrad.core import Literal, ShapedArray, Var, primitives
+from fungrad.core import Literal, Primitive, ShapedArray, Var, primitives, subjaxprs
 from fungrad.interpreters.simplify_rules import identity_rules
 from fungrad.jit.codegen import ModuleWriter, generate
 from fungrad.jit.lowering import Emitted, LoweringContext, Operand, lowering_rule, lowerings
@@ -43,12 +43,14 @@ from fungrad.jit.simplify import (
     forward_identities,
     inline_calls,
     simplify,
+    simplify_subprograms,
 )
 from fungrad.lax import dot_general
 from fungrad.matrix_layouts import MATRIX_PRODUCT_LAYOUTS
 
 PASSES = {
     "inline_calls": inline_calls,
+    "simplify_subprograms": simplify_subprograms,
     "fold_constants": fold_constants,
     "forward_identities": forward_identities,
     "eliminate_common_subexpressions": eliminate_common_subexpressions,
@@ -301,7 +303,7 @@ def test_passes_do_not_modify_their_input_program(program):
 
 
 def is_call(eqn) -> bool:
-    return isinstance(eqn.params.get("call_jaxpr"), ClosedJaxpr)
+    return bool(subjaxprs(eqn.params))
 
 
 def foldable(closed: ClosedJaxpr) -> list[str]:
@@ -607,6 +609,46 @@ def test_inline_calls_keeps_the_called_programs_constants():
     inlined = inline_calls(closed)
     assert "jit" not in names(inlined)
     assert_same_outputs(run(inlined, x3()), [(x3() * c + np.sin(c)) * 2.0])
+
+
+def _made_up_higher_order_primitive() -> Primitive:
+    """A primitive (not registered) whose param ``branches`` holds two programs, neither
+    called ``call_jaxpr``: it returns the sum of what they give. Not inlinable."""
+    prim = Primitive("sum_of_branches")
+
+    def impl(*args, branches, scale):
+        outs = [eval_jaxpr(b.jaxpr, b.consts, *args)[0] for b in branches]
+        return scale * (outs[0] + outs[1])
+
+    prim.impl = impl
+    prim.abstract_eval = lambda *avals, branches, scale: branches[0].out_avals[0]
+    return prim
+
+
+def test_a_higher_order_primitive_is_printed_nested_and_simplified_inside():
+    prim = _made_up_higher_order_primitive()
+    first = make_jaxpr(lambda x: fnp.sin(x) * 1.0 - 0.0)(x3())
+    second = make_jaxpr(lambda x: (fnp.cos(x) + fnp.cos(x)) * fnp.exp(x) * 0.0 + fnp.tanh(x))(x3())
+    closed = make_jaxpr(lambda x: prim.bind(x, branches=(first, second), scale=2.0))(x3())
+    text = str(closed)
+    assert "sum_of_branches[branches=({ lambda ; a:f64[3]. let" in text
+    assert "\n        b:f64[3] = sin a\n" in text  # each branch nested, indented
+    assert "        c:f64[3] = cos a\n" in text
+    assert subjaxprs(closed.eqns[0].params) == [first, second]
+
+    simplified = simplify(closed)
+    (eqn,) = simplified.eqns
+    assert eqn.primitive is prim and eqn.params["scale"] == 2.0
+    new_first, new_second = subjaxprs(eqn.params)
+    assert names(new_first) == ["sin"]  # identities dropped inside
+    assert names(new_second).count("cos") == 1  # computed once
+    assert "exp" in names(new_second) and "tanh" in names(new_second)
+    for old, new in zip((first, second), (new_first, new_second)):
+        assert new.in_avals == old.in_avals and new.out_avals == old.out_avals
+    x = x3()
+    expected = 2.0 * (np.sin(x) + (2 * np.cos(x) * np.exp(x) * 0.0 + np.tanh(x)))
+    assert_same_outputs(run(simplified, x), [expected])
+    assert_same_outputs(run(closed, x), [expected])
 
 
 def test_simplify_of_a_program_returning_inputs_constants_and_literals():

@@ -1458,8 +1458,7 @@ def _broadcasts_of_unbatched(jaxpr: core.Jaxpr, batched: set, unbatched: set) ->
         if eqn.primitive.name == "broadcast_in_dim":
             found.append(eqn)
     for eqn in jaxpr.eqns:
-        body = eqn.params.get("call_jaxpr")
-        if isinstance(body, core.ClosedJaxpr):
+        for body in core.subjaxprs(eqn.params):
             pairs = list(zip(eqn.inputs, body.jaxpr.invars))
             found += _broadcasts_of_unbatched(
                 body.jaxpr,

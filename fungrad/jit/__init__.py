@@ -6,9 +6,9 @@ simplifies it (fungrad/jit/simplify.py), and generates one straight-line Python
 function of NumPy calls (fungrad/jit/codegen.py). Later calls with that signature
 run the generated function directly: no tracing, no interpreters.
 
-Under another transformation a jitted function is the call primitive ``jit``,
-carrying its jaxpr: its jvp and batching rules re-trace the jaxpr under the
-transformation, its transpose rule transposes it, and ``make_jaxpr`` shows the call.
+Under another transformation a jitted function is the call primitive ``jit``
+(fungrad/primitives/call.py, with its rules), carrying its jaxpr and a runner that
+compiles it; ``make_jaxpr`` shows the call. Its lowering is registered here.
 """
 
 from __future__ import annotations
@@ -25,22 +25,17 @@ from fungrad.arguments import ArgNames, FlatFun, as_array
 from fungrad.core import (
     ClosedJaxpr,
     EvalInterpreter,
-    Jaxpr,
     Tracer,
     _state,
     current_interpreter,
-    eval_jaxpr,
     get_aval,
-    new_primitive,
 )
 from fungrad.errors import FungradTypeError, FungradValueError
-from fungrad.interpreters.batching import batch_flat, register_batch
-from fungrad.interpreters.jvp import jvp_flat, register_jvp
 from fungrad.interpreters.partial_eval import trace_to_jaxpr
-from fungrad.interpreters.transpose import backward_pass, register_transpose
 from fungrad.jit.codegen import GeneratedCode, generate
 from fungrad.jit.lowering import call_lowering, register_lowering
 from fungrad.jit.simplify import simplify, value_key
+from fungrad.primitives.call import closure_convert, jit_p
 from fungrad.traceback_util import filtered, filtering_enabled
 from fungrad.tree_util import (
     compile_unflatten,
@@ -53,7 +48,7 @@ from fungrad.tree_util import (
 __all__ = ["jit", "JittedFunction", "Lowered"]
 
 # ---------------------------------------------------------------------------------------
-# The call primitive
+# What jit adds to the call primitive (fungrad/primitives/call.py): its runner, its lowering
 
 
 class _Runner:
@@ -73,51 +68,8 @@ class _Runner:
         return f"<compiled {self.name}>"
 
 
-jit_p = new_primitive("jit", multiple_results=True)
-jit_p.impl = lambda *args, call_jaxpr, name, _runner: _runner(*args)
-jit_p.abstract_eval = lambda *avals, call_jaxpr, name, _runner: [
-    v.aval for v in call_jaxpr.jaxpr.outvars
-]
-
-
-def _evaluator(call_jaxpr: ClosedJaxpr) -> Callable[..., list[Any]]:
-    return lambda *args: eval_jaxpr(call_jaxpr.jaxpr, call_jaxpr.consts, *args)
-
-
-def _jit_jvp(primals, tangents, call_jaxpr, name, _runner):
-    return jvp_flat(_evaluator(call_jaxpr), primals, tangents, "jit")
-
-
-def _jit_batch(values, dims, call_jaxpr, name, _runner):
-    size = next(np.shape(v)[d] for v, d in zip(values, dims) if d is not None)
-    outs = batch_flat(_evaluator(call_jaxpr), values, dims, size)
-    return [v for v, _ in outs], [d for _, d in outs]
-
-
-def _jit_transpose(cts, *args, call_jaxpr, name, _runner):
-    return backward_pass(call_jaxpr.jaxpr, call_jaxpr.consts, cts, "jit", args=args)
-
-
-register_jvp(jit_p, _jit_jvp)
-register_batch(jit_p, _jit_batch)
-register_transpose(jit_p, _jit_transpose)
 # In generated code, a call is a call of its program's own generated function.
 register_lowering(jit_p, call_lowering)
-
-
-def _closure_convert(closed: ClosedJaxpr) -> tuple[ClosedJaxpr, list[Any]]:
-    """Turn constants that are tracers (closed-over values being transformed) into
-    leading arguments, so the transformation sees them as the call's operands."""
-    pairs = list(zip(closed.jaxpr.constvars, closed.consts))
-    traced = [(v, c) for v, c in pairs if isinstance(c, Tracer)]
-    if not traced:
-        return closed, []
-    concrete = [(v, c) for v, c in pairs if not isinstance(c, Tracer)]
-    jaxpr = closed.jaxpr
-    converted = Jaxpr(
-        [v for v, _ in concrete], [v for v, _ in traced] + jaxpr.invars, jaxpr.eqns, jaxpr.outvars
-    )
-    return ClosedJaxpr(converted, [c for _, c in concrete]), [c for _, c in traced]
 
 
 # ---------------------------------------------------------------------------------------
@@ -350,7 +302,7 @@ class JittedFunction:
                 return build(fn(*leaves))
 
             return run(leaves), run
-        closed, traced_consts = _closure_convert(entry.closed)
+        closed, traced_consts = closure_convert(entry.closed)
         outs = jit_p.bind(
             *traced_consts,
             *leaves,

@@ -3,8 +3,10 @@
 Each pass returns a new :class:`ClosedJaxpr` that computes the same outputs
 (``eval_jaxpr`` gives equal results, which the tests check pass by pass):
 
-- :func:`inline_calls`: splice the body of every call equation (an equation whose
-  params carry a ``call_jaxpr``, such as a nested ``jit``) into the program;
+- :func:`inline_calls`: splice the body of every call equation (of a primitive
+  registered inlinable, such as a nested ``jit``) into the program;
+- :func:`simplify_subprograms`: simplify the sub-programs (``core.subjaxprs``) of
+  the other higher-order equations, each keeping its signature;
 - :func:`fold_constants`: compute now every equation whose operands are all known;
 - :func:`forward_identities`: drop no-op equations (``x * 1``, ``x + 0``, same-shape
   reshape/broadcast, identity transpose, same-dtype convert, ``stop_gradient``),
@@ -24,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from fungrad.core import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
-from fungrad.interpreters.simplify_rules import identity_rules
+from fungrad.core import ClosedJaxpr, Eqn, Jaxpr, Literal, Var, map_subjaxprs, subjaxprs
+from fungrad.interpreters.simplify_rules import identity_rules, inlinable_primitives
 
 # Constants up to this many elements are folded; larger ones stay in the program.
 _FOLD_LIMIT = 1 << 16
@@ -80,10 +82,10 @@ def inline_calls(closed: ClosedJaxpr) -> ClosedJaxpr:
 def _inline_into(rw: _Rewriter, eqns: list[Eqn]) -> None:
     for eqn in eqns:
         inputs = [rw.read(a) for a in eqn.inputs]
-        body = eqn.params.get("call_jaxpr")
-        if not isinstance(body, ClosedJaxpr):
+        if eqn.primitive not in inlinable_primitives:
             rw.eqns.append(Eqn(eqn.primitive, inputs, eqn.params, eqn.outputs, eqn.source_info))
             continue
+        (body,) = subjaxprs(eqn.params)
         inner = body.jaxpr
         # Fresh variables for the body, so the same body can be inlined twice.
         renamed: dict[Var, Any] = dict(zip(inner.invars, inputs))
@@ -100,6 +102,19 @@ def _inline_into(rw: _Rewriter, eqns: list[Eqn]) -> None:
             rw.subst[v] = (
                 renamed.get(inner_out, inner_out) if type(inner_out) is Var else inner_out
             )
+
+
+def simplify_subprograms(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """Simplify, with every pass, the sub-programs of each higher-order equation. A
+    sub-program keeps its inputs and its number of outputs, so its signature."""
+    eqns = []
+    for eqn in closed.jaxpr.eqns:
+        params = eqn.params
+        if subjaxprs(params):
+            params = map_subjaxprs(params, simplify)
+        eqns.append(Eqn(eqn.primitive, eqn.inputs, params, eqn.outputs, eqn.source_info))
+    jaxpr = closed.jaxpr
+    return ClosedJaxpr(Jaxpr(jaxpr.constvars, jaxpr.invars, eqns, jaxpr.outvars), closed.consts)
 
 
 def fold_constants(closed: ClosedJaxpr) -> ClosedJaxpr:
@@ -230,6 +245,7 @@ def eliminate_dead_code(closed: ClosedJaxpr) -> ClosedJaxpr:
 def simplify(closed: ClosedJaxpr) -> ClosedJaxpr:
     """All passes, in an order where each one can expose work for the next."""
     closed = inline_calls(closed)
+    closed = simplify_subprograms(closed)
     closed = fold_constants(closed)
     closed = forward_identities(closed)
     closed = eliminate_common_subexpressions(closed)

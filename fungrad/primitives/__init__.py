@@ -2,12 +2,14 @@
 
 The layer's own order: ``structural`` (casting, broadcasting, reshaping, permuting,
 summing: what every rule is built from) first, then ``builders`` (the helpers rule
-writers use), then the families, which import both.
+writers use), then the families, which import both. ``call`` holds the call
+primitive ``jit``, whose params carry a program.
 """
 
 from __future__ import annotations
 
 from fungrad.primitives import (  # noqa: F401
+    call,
     creation,
     elementwise,
     indexing,
