@@ -119,10 +119,10 @@ def defbilinear(
     Its jvp is ``prim(tx, y) + prim(x, ty)``. ``lhs_transpose(ct, x, y, **params)``
     gives the cotangent of ``x`` (an UndefinedPrimal; ``y`` is a value) and
     ``rhs_transpose(ct, x, y, **params)`` that of ``y``. Transposing with respect to
-    both operands at once is not linear, and raises an error that calls the operands
-    by ``operand_names``.
+    both operands at once is not linear, and raises an error that calls the second
+    operand by its name in ``operand_names``.
     """
-    lhs_name, rhs_name = operand_names
+    rhs_name = operand_names[1]
     defjvp(
         prim,
         lambda t, ans, x, y, **params: prim.bind(t, y, **params),
@@ -130,10 +130,10 @@ def defbilinear(
     )
 
     def transpose_rule(ct, x, y, **params):
-        if is_undefined(x):
-            require_constant(prim.name, **{rhs_name: y})
+        if type(x) is UndefinedPrimal:
+            if type(y) is UndefinedPrimal:  # both depend on the input: not linear
+                require_constant(prim.name, **{rhs_name: y})
             return lhs_transpose(ct, x, y, **params), None
-        require_constant(prim.name, **{lhs_name: x})
         return None, rhs_transpose(ct, x, y, **params)
 
     register_transpose(prim, transpose_rule)
