@@ -16,7 +16,9 @@ from fungrad.api import (
     vjp,
 )
 from fungrad.api import tree_stop_gradient as stop_gradient
+from fungrad.checkpointing import checkpoint, remat
 from fungrad.core import ClosedJaxpr, Jaxpr, ShapedArray, eval_jaxpr
+from fungrad.custom_derivatives import closure_convert, custom_jvp, custom_vjp
 from fungrad.dtypes import float0
 from fungrad.jacobians import hessian, hvp, jacfwd, jacrev
 from fungrad.jit import jit
@@ -28,6 +30,10 @@ __all__ = [
     "ClosedJaxpr",
     "Jaxpr",
     "ShapedArray",
+    "checkpoint",
+    "closure_convert",
+    "custom_jvp",
+    "custom_vjp",
     "eval_jaxpr",
     "float0",
     "grad",
@@ -40,6 +46,7 @@ __all__ = [
     "linear_transpose",
     "linearize",
     "make_jaxpr",
+    "remat",
     "stop_gradient",
     "tree_util",
     "value_and_grad",
@@ -51,4 +58,4 @@ __all__ = [
 # are after `import jax`; kept out of __all__, so that `from fungrad import *` does not
 # bind `numpy`. They build on everything above, so they come last; fungrad.numpy also
 # installs the array methods on tracers.
-from fungrad import lax, nn, numpy, test_util  # noqa: E402,F401
+from fungrad import checkpoint_policies, lax, nn, numpy, test_util  # noqa: E402,F401

@@ -1,4 +1,6 @@
-"""``fungrad.lax``: the primitives themselves, for code that wants exact control.
+"""``fungrad.lax``: the primitives themselves, for code that wants exact control, and
+structured control flow (``cond``, ``switch``, ``scan``, ``fori_loop``, ``while_loop``,
+``map``) with JAX's names, signatures and semantics (docs/control_flow.md).
 
 Unlike :mod:`fungrad.numpy`, these do no argument normalisation: ``axes`` are tuples
 of non-negative ints and ``dimension_numbers`` follow JAX's convention.
@@ -6,6 +8,14 @@ of non-negative ints and ``dimension_numbers`` follow JAX's convention.
 
 from __future__ import annotations
 
+from fungrad.primitives.control_flow import (
+    cond,
+    fori_loop,
+    map,
+    scan,
+    switch,
+    while_loop,
+)
 from fungrad.primitives.elementwise import (
     abs,
     add,
@@ -47,6 +57,12 @@ from fungrad.primitives.structural import (
 )
 
 __all__ = [
+    "cond",
+    "fori_loop",
+    "map",
+    "scan",
+    "switch",
+    "while_loop",
     "StaticIndex",
     "abs",
     "add",

@@ -8,8 +8,10 @@ The same properties run over every row:
 - eager ``bind`` computes the NumPy meaning, and the staged jaxpr computes eager;
 - the shape/dtype rule agrees with the implementation (float32 stays float32,
   promotion and weakly typed Python scalars as in NumPy);
-- jvp against central differences, and in float32 against float64;
-- reverse mode by inner products: against central differences, and exactly against jvp;
+- jvp against central differences, and in float32 against float64; linearize
+  against jvp;
+- reverse mode by inner products: against central differences, and exactly against jvp
+  (a primitive differentiable in forward mode only raises an explained error);
 - transposition of the linear primitives, ``<A x, y> == <x, Aᵀ y>``;
 - second order, forward over forward and reverse over reverse, against central
   differences of first derivatives (and ``check_grads(order=2)``);
@@ -42,6 +44,7 @@ from hypothesis.extra import numpy as hnp
 import fungrad
 from fungrad import core, dtypes
 from fungrad.core import Zero, get_aval
+from fungrad.errors import NonLinearError
 from fungrad.interpreters.batching import batch_rules
 from fungrad.interpreters.jvp import jvp_flat, jvp_rules
 from fungrad.interpreters.partial_eval import linearize_flat
@@ -75,6 +78,7 @@ class Case:
     args: tuple[Any, ...]
     params: dict[str, Any]
     note: Any = None  # what the reference needs besides: gather's NumPy index, jit's body
+    result: int | None = None  # the result tested, of a primitive with several (a loop's)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -86,7 +90,11 @@ class Row:
     operands with derivatives (empty: the output has none); ``linear`` lists groups
     of operands in which the primitive is jointly linear, the others held fixed.
     ``recast(case, dtype)`` gives the same case in another float dtype, for rows whose
-    params depend on it. Multiple-result primitives are tested on one result.
+    params depend on it. Multiple-result primitives are tested on one result: the only
+    one, or the one ``case.result`` names. ``reverse_mode`` is False for a primitive
+    differentiable in forward mode only (a while loop, whose number of steps is known
+    only when it runs): the reverse-mode properties leave it out, and a test checks
+    that reverse mode raises the error ``FORWARD_MODE_ONLY_ERRORS`` gives for it.
     """
 
     name: str
@@ -103,6 +111,11 @@ class Row:
     recast: Callable[[Case, np.dtype], Case] | None = None
     several_operands: bool = False  # cases may have two or more operands
     operands: bool = True  # False for a primitive of params alone (eye): nothing to map
+    # Its integer operands are valid at any value (a clamped index, a loop bound), not
+    # index arrays: new examples for vmap take them from other cases too.
+    free_integers: bool = False
+    forward_mode: bool = True  # False: derivatives in reverse mode only (custom_vjp_call)
+    reverse_mode: bool = True  # False: derivatives in forward mode only (while)
 
     @property
     def primitive(self) -> core.Primitive:
@@ -485,6 +498,287 @@ def _jit_recast(case: Case, dtype: np.dtype) -> Case:
     return _jit_case(x.astype(dtype), y.astype(dtype), case.note)
 
 
+# checkpoint carries the same body as jit's row, ``x * g(y)``, under each policy: the
+# policy changes what reverse mode saves and recomputes, never the numbers.
+_POLICIES = (
+    "nothing_saveable",
+    "everything_saveable",
+    "dots_saveable",
+    "dots_with_no_batch_dims_saveable",
+)
+
+
+def _checkpoint_case(x: np.ndarray, y: np.ndarray, chain: tuple[str, ...], policy: str) -> Case:
+    def body(x, y):
+        for name in chain:
+            y = core.primitives[name].bind(y)
+        return core.primitives["mul"].bind(x, y)
+
+    f = fungrad.checkpoint(body, policy=getattr(fungrad.checkpoint_policies, policy))
+    (eqn,) = fungrad.make_jaxpr(f)(x, y).eqns
+    return Case((x, y), eqn.params, note=(chain, policy))
+
+
+@st.composite
+def checkpoint_cases(draw, dtype):
+    chain = tuple(draw(st.lists(st.sampled_from(sorted(_BOUNDED)), min_size=1, max_size=3)))
+    policy = draw(st.sampled_from(_POLICIES))
+    x, y = draw(elementwise(real(-3, 3), real(-2, 2))(dtype)).args
+    return _checkpoint_case(x, y, chain, policy)
+
+
+def _checkpoint_meaning(case: Case) -> np.ndarray:
+    return _jit_meaning(Case(case.args, {}, note=case.note[0]))
+
+
+def _checkpoint_recast(case: Case, dtype: np.dtype) -> Case:
+    x, y = case.args
+    return _checkpoint_case(x.astype(dtype), y.astype(dtype), *case.note)
+
+
+# The calls behind custom derivatives carry the same body as jit's row, ``x * g(y)``,
+# with a rule that is right by construction (fungrad's own derivative of the body):
+# the table checks the machinery (calling the rule, batching body and rule, jit).
+def _custom_body(chain: tuple[str, ...]) -> Callable:
+    def body(x, y):
+        for name in chain:
+            y = core.primitives[name].bind(y)
+        return core.primitives["mul"].bind(x, y)
+
+    return body
+
+
+def _custom_call_case(x: np.ndarray, y: np.ndarray, chain: tuple[str, ...], kind: str) -> Case:
+    body = _custom_body(chain)
+    if kind == "custom_jvp_call":
+        f = fungrad.custom_jvp(body)
+        f.defjvp(lambda primals, tangents: fungrad.jvp(body, primals, tangents))
+    else:
+        f = fungrad.custom_vjp(body)
+        f.defvjp(
+            lambda x, y: (body(x, y), (x, y)),
+            lambda residuals, ct: fungrad.vjp(body, *residuals)[1](ct),
+        )
+    (eqn,) = fungrad.make_jaxpr(f)(x, y).eqns
+    return Case((x, y), eqn.params, note=chain)
+
+
+def custom_call_cases(kind: str):
+    @st.composite
+    def cases(draw, dtype):
+        chain = tuple(draw(st.lists(st.sampled_from(sorted(_BOUNDED)), min_size=1, max_size=3)))
+        x, y = draw(elementwise(real(-3, 3), real(-2, 2))(dtype)).args
+        return _custom_call_case(x, y, chain, kind)
+
+    return cases
+
+
+def custom_call_recast(kind: str) -> Callable[[Case, np.dtype], Case]:
+    def recast(case: Case, dtype: np.dtype) -> Case:
+        x, y = case.args
+        return _custom_call_case(x.astype(dtype), y.astype(dtype), case.note, kind)
+
+    return recast
+
+
+# custom_lin, the tangent of a custom_vjp call, here scales by its residual: its
+# forward and its transpose are the same map.
+def _scale(residuals: list[Any], xs: list[Any]) -> list[Any]:
+    return [core.primitives["mul"].bind(residuals[0], xs[0])]
+
+
+def _custom_lin_params(shape: tuple[int, ...], dtype: np.dtype) -> dict[str, Any]:
+    return {
+        "num_res": 1,
+        "bwd": _scale,
+        "_out_avals": (core.ShapedArray(shape, np.dtype(dtype)),),
+        "_forward": _scale,
+    }
+
+
+@st.composite
+def custom_lin_cases(draw, dtype):
+    shape = draw(shapes())
+    r = draw(array(dtype, shape, _floats(dtype, -2, 2)))
+    t = draw(array(dtype, shape, _floats(dtype, -3, 3)))
+    return Case((r, t), _custom_lin_params(shape, dtype))
+
+
+def _custom_lin_recast(case: Case, dtype: np.dtype) -> Case:
+    r, t = case.args
+    return Case((r.astype(dtype), t.astype(dtype)), _custom_lin_params(r.shape, dtype))
+
+
+# Control flow: cond, scan and while are built as a user writes them, with fungrad.lax
+# under make_jaxpr, and the params of the one equation they stage are the case's. Their
+# programs apply chains of the bounded functions above, so that loops stay bounded and
+# smooth; the reference runs the same computation as a Python if or loop over NumPy.
+
+
+def _chains(min_size: int, max_size: int) -> st.SearchStrategy[tuple[str, ...]]:
+    names = st.sampled_from(sorted(_BOUNDED))
+    return st.lists(names, min_size=min_size, max_size=max_size).map(tuple)
+
+
+def _apply(chain: tuple[str, ...], v: Any) -> Any:
+    for name in chain:
+        v = core.primitives[name].bind(v)
+    return v
+
+
+def _apply_numpy(chain: tuple[str, ...], v: Any) -> Any:
+    for name in chain:
+        v = _BOUNDED[name](v)
+    return v
+
+
+def _only_eqn(fn: Callable, *args: Any) -> core.Eqn:
+    """The one equation ``fn`` stages; its operands are ``fn``'s arguments, in order."""
+    closed = fungrad.make_jaxpr(fn)(*args)
+    (eqn,) = closed.eqns
+    assert len(eqn.inputs) == len(closed.jaxpr.invars) and all(
+        a is b for a, b in zip(eqn.inputs, closed.jaxpr.invars)
+    ), f"the operands are not the arguments in order:\n{closed}"
+    return eqn
+
+
+@st.composite
+def _broadcasting_into(draw, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A shape that broadcasts to ``shape``: leading dimensions dropped, others 1."""
+    kept = shape[draw(st.integers(0, len(shape))) :]
+    return tuple(1 if draw(st.booleans()) else n for n in kept)
+
+
+def _cond_case(index: np.ndarray, x: np.ndarray, y: np.ndarray, chains: tuple) -> Case:
+    mul = core.primitives["mul"]
+    branches = [lambda x, y, chain=chain: mul.bind(x, _apply(chain, y)) for chain in chains]
+    eqn = _only_eqn(lambda i, x, y: fungrad.lax.switch(i, branches, x, y), index, x, y)
+    return Case((index, x, y), eqn.params, note=chains)
+
+
+@st.composite
+def cond_cases(draw, dtype):
+    """Branch k computes ``x * chain_k(y)`` (1 to 3 branches); the index may be below
+    or above the branches (clamped). Linear in ``x``."""
+    chains = tuple(draw(st.lists(_chains(0, 3), min_size=1, max_size=3)))
+    index_dtype = np.dtype(draw(st.sampled_from([np.int64, np.int32])))
+    index = np.array(draw(st.integers(-2, len(chains) + 1)), index_dtype)
+    x, y = draw(elementwise(real(-3, 3), real(-2, 2))(dtype)).args
+    return _cond_case(index, x, y, chains)
+
+
+def _cond_meaning(case: Case) -> np.ndarray:
+    index, x, y = case.args
+    chains = case.note
+    if index < 0:
+        k = 0
+    elif index >= len(chains):
+        k = len(chains) - 1
+    else:
+        k = int(index)
+    return x * _apply_numpy(chains[k], y)
+
+
+def _cond_recast(case: Case, dtype: np.dtype) -> Case:
+    index, x, y = case.args
+    return _cond_case(index, x.astype(dtype), y.astype(dtype), case.note)
+
+
+def _scan_case(args: tuple[np.ndarray, ...], note: tuple, result: int) -> Case:
+    g1, g2, g3, reverse = note
+    add, mul = core.primitives["add"], core.primitives["mul"]
+
+    def f(c, d, h0, xs, ws):
+        def step(h, xw):
+            x, w = xw
+            h = mul.bind(h, _apply(g1, mul.bind(c, w)))
+            h = add.bind(add.bind(h, mul.bind(x, _apply(g2, w))), d)
+            return h, mul.bind(h, _apply(g3, w))
+
+        return fungrad.lax.scan(step, h0, (xs, ws), reverse=reverse)
+
+    return Case(args, _only_eqn(f, *args).params, note=note, result=result)
+
+
+@st.composite
+def scan_cases(draw, dtype):
+    """Operands ``(c, d, h0, xs, ws)``: the constants ``c`` and ``d``, the initial
+    carry ``h0``, and ``xs`` and ``ws`` scanned over (length 0 to 4, forwards or in
+    reverse). Each step computes ``h = h * g1(c * w) + x * g2(w) + d`` and
+    ``y = h * g3(w)``, so the final carry and the ys are jointly linear in
+    ``(d, h0, xs)``. The case tests one of the two results."""
+    shape = draw(shapes(max_dims=2))
+    length = draw(st.integers(0, 4))
+    c = draw(array(dtype, draw(_broadcasting_into(shape)), _floats(dtype, -2, 2)))
+    d = draw(array(dtype, draw(_broadcasting_into(shape)), _floats(dtype, -2, 2)))
+    h0 = draw(array(dtype, shape, _floats(dtype, -3, 3)))
+    xs = draw(array(dtype, (length, *shape), _floats(dtype, -2, 2)))
+    ws = draw(array(dtype, (length, *draw(_broadcasting_into(shape))), _floats(dtype, -2, 2)))
+    note = (draw(_chains(1, 2)), draw(_chains(0, 2)), draw(_chains(0, 2)), draw(st.booleans()))
+    return _scan_case((c, d, h0, xs, ws), note, draw(st.integers(0, 1)))
+
+
+def _scan_meaning(case: Case) -> np.ndarray:
+    c, d, h, xs, ws = case.args
+    g1, g2, g3, reverse = case.note
+    length = xs.shape[0]
+    ys = np.zeros((length, *h.shape), h.dtype)
+    for t in reversed(range(length)) if reverse else range(length):
+        h = h * _apply_numpy(g1, c * ws[t]) + xs[t] * _apply_numpy(g2, ws[t]) + d
+        ys[t] = h * _apply_numpy(g3, ws[t])
+    return (h, ys)[case.result]
+
+
+def _scan_recast(case: Case, dtype: np.dtype) -> Case:
+    return _scan_case(tuple(a.astype(dtype) for a in case.args), case.note, case.result)
+
+
+def _while_case(args: tuple[np.ndarray, ...], chain: tuple[str, ...]) -> Case:
+    add, mul, lt = core.primitives["add"], core.primitives["mul"], core.primitives["lt"]
+    convert = core.primitives["convert_element_type"]
+    int_dtype, float_dtype = args[3].dtype, args[4].dtype
+
+    def f(n, c, x, i0, v0):
+        def body(carry):
+            i, v = carry
+            # Closed-over values become the body's leading operands as first used.
+            v = mul.bind(_apply(chain, v), c)
+            v = add.bind(v, mul.bind(x, convert.bind(i, new_dtype=float_dtype)))
+            return add.bind(i, np.array(1, int_dtype)), v
+
+        return fungrad.lax.while_loop(lambda carry: lt.bind(carry[0], n), body, (i0, v0))
+
+    return Case(args, _only_eqn(f, *args).params, note=chain, result=1)
+
+
+@st.composite
+def while_cases(draw, dtype):
+    """Operands ``(n, c, x, i0, v0)``: ``while i < n: v = g(v) * c + x * i; i += 1``
+    from ``i = i0``, ``v = v0``, 0 to 5 steps. The case tests the float carry ``v``,
+    which depends on the values the counter takes."""
+    shape = draw(shapes(max_dims=2))
+    int_dtype = np.dtype(draw(st.sampled_from([np.int64, np.int32])))
+    n = np.array(draw(st.integers(-1, 4)), int_dtype)
+    c = draw(array(dtype, draw(_broadcasting_into(shape)), _floats(dtype, -2, 2)))
+    x = draw(array(dtype, draw(_broadcasting_into(shape)), _floats(dtype, -1, 1)))
+    i0 = np.array(draw(st.integers(-1, 2)), int_dtype)
+    v0 = draw(array(dtype, shape, _floats(dtype, -3, 3)))
+    return _while_case((n, c, x, i0, v0), draw(_chains(1, 2)))
+
+
+def _while_meaning(case: Case) -> np.ndarray:
+    n, c, x, i, v = case.args
+    while i < n:
+        v = _apply_numpy(case.note, v) * c + x * i.astype(v.dtype)
+        i = i + np.array(1, i.dtype)
+    return v
+
+
+def _while_recast(case: Case, dtype: np.dtype) -> Case:
+    args = tuple(a.astype(dtype) if a.dtype.kind == "f" else a for a in case.args)
+    return _while_case(args, case.note)
+
+
 @st.composite
 def eye_cases(draw, dtype):
     space = draw(st.lists(st.integers(1, 3), min_size=1, max_size=2).map(tuple))
@@ -774,10 +1068,79 @@ ROWS = [
         recast=_jit_recast,
         several_operands=True,
     ),
+    Row(
+        "checkpoint",
+        checkpoint_cases,
+        _checkpoint_meaning,
+        diff=(0, 1),
+        linear=((0,),),
+        recast=_checkpoint_recast,
+        several_operands=True,
+    ),
+    # custom derivatives
+    Row(
+        "custom_jvp_call",
+        custom_call_cases("custom_jvp_call"),
+        _jit_meaning,
+        diff=(0, 1),
+        recast=custom_call_recast("custom_jvp_call"),
+        several_operands=True,
+    ),
+    Row(
+        "custom_vjp_call",
+        custom_call_cases("custom_vjp_call"),
+        _jit_meaning,
+        diff=(0, 1),
+        recast=custom_call_recast("custom_vjp_call"),
+        several_operands=True,
+        forward_mode=False,
+    ),
+    Row(
+        "custom_lin",
+        custom_lin_cases,
+        lambda case: case.args[0] * case.args[1],
+        diff=(0, 1),
+        linear=((1,),),
+        recast=_custom_lin_recast,
+        several_operands=True,
+    ),
+    # control flow
+    Row(
+        "cond",
+        cond_cases,
+        _cond_meaning,
+        diff=(1, 2),
+        linear=((1,),),
+        recast=_cond_recast,
+        several_operands=True,
+        free_integers=True,
+    ),
+    Row(
+        "scan",
+        scan_cases,
+        _scan_meaning,
+        diff=(0, 1, 2, 3, 4),
+        linear=((1, 2, 3),),
+        recast=_scan_recast,
+        several_operands=True,
+    ),
+    Row(
+        "while",
+        while_cases,
+        _while_meaning,
+        diff=(1, 2, 4),
+        recast=_while_recast,
+        several_operands=True,
+        free_integers=True,
+        reverse_mode=False,
+    ),
 ]
 
 ROW_BY_NAME = {row.name: row for row in ROWS}
 DIFFERENTIABLE = [row for row in ROWS if row.diff]
+FORWARD = [row for row in DIFFERENTIABLE if row.forward_mode]
+REVERSE = [row for row in DIFFERENTIABLE if row.reverse_mode]
+BOTH_MODES = [row for row in FORWARD if row.reverse_mode]
 NON_DIFFERENTIABLE = [row for row in ROWS if not row.diff and row.operands]
 WITH_OPERANDS = [row for row in ROWS if row.operands]
 LINEAR = [(row, group) for row in ROWS for group in row.linear]
@@ -799,16 +1162,19 @@ def draw_rng(data: st.DataObject) -> np.random.Generator:
     return np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
 
 
-def single(row: Row, out: Any) -> Any:
-    """The one result of a multiple-result primitive (the table draws one-result calls)."""
+def single(row: Row, case: Case, out: Any) -> Any:
+    """The result of a multiple-result primitive that the case tests: its one result,
+    or the one ``case.result`` names."""
     if not row.primitive.multiple_results:
         return out
-    (result,) = out
-    return result
+    if case.result is None:
+        (result,) = out
+        return result
+    return out[case.result]
 
 
 def bind(row: Row, case: Case, *args: Any) -> Any:
-    return single(row, row.primitive.bind(*args, **case.params))
+    return single(row, case, row.primitive.bind(*args, **case.params))
 
 
 def recast(row: Row, case: Case, dtype: np.dtype) -> Case:
@@ -922,8 +1288,9 @@ def test_staged_jaxpr_computes_eager(row, data):
 @given(data=st.data())
 def test_abstract_eval_matches_impl(row, dtype, data):
     case = draw_case(data, row, dtype)
-    aval = single(row, row.primitive.abstract_eval(*map(get_aval, case.args), **case.params))
-    out = single(row, row.primitive.impl(*case.args, **case.params))
+    avals = row.primitive.abstract_eval(*map(get_aval, case.args), **case.params)
+    aval = single(row, case, avals)
+    out = single(row, case, row.primitive.impl(*case.args, **case.params))
     assert_same_aval(out, aval, "impl vs abstract_eval")
     assert not aval.weak_type
     if row.keeps_dtype:
@@ -974,7 +1341,7 @@ def _insert(values: tuple, i: int, value: Any) -> tuple:
 # 3. Forward mode
 
 
-@rows(DIFFERENTIABLE)
+@rows(FORWARD)
 @given(data=st.data())
 def test_jvp_matches_central_differences(row, data):
     case = draw_case(data, row)
@@ -988,7 +1355,7 @@ def test_jvp_matches_central_differences(row, data):
     np.testing.assert_allclose(t_out, expected, rtol=FD_RTOL, atol=FD_ATOL)
 
 
-@rows(DIFFERENTIABLE)
+@rows(FORWARD)
 @given(data=st.data())
 def test_jvp_in_float32_stays_float32_and_agrees_with_float64(row, data):
     case = draw_case(data, row, F32)
@@ -1034,7 +1401,7 @@ def test_reduce_max_and_min_average_the_tangent_over_ties(name, data):
 # 4. Reverse mode
 
 
-@rows(DIFFERENTIABLE)
+@rows(REVERSE)
 @given(data=st.data())
 def test_vjp_matches_central_differences(row, data):
     """``<vjp(c), t> == <c, J t>`` with ``J t`` from central differences."""
@@ -1054,7 +1421,7 @@ def test_vjp_matches_central_differences(row, data):
     )
 
 
-@rows(DIFFERENTIABLE)
+@rows(BOTH_MODES)
 @given(data=st.data())
 def test_vjp_is_the_transpose_of_jvp(row, data):
     """``<vjp(c), t> == <c, jvp(t)>`` to rounding."""
@@ -1109,7 +1476,7 @@ def test_linear_transpose_satisfies_the_inner_product_identity(row, group, data)
 # 6. Second order
 
 
-@rows(DIFFERENTIABLE)
+@rows(FORWARD)
 @given(data=st.data())
 def test_jvp_of_jvp_matches_central_differences_of_jvp(row, data):
     case = draw_case(data, row)
@@ -1126,7 +1493,7 @@ def test_jvp_of_jvp_matches_central_differences_of_jvp(row, data):
     np.testing.assert_allclose(second, expected, rtol=FD_RTOL, atol=FD_ATOL)
 
 
-@rows(DIFFERENTIABLE)
+@rows(REVERSE)
 @given(data=st.data())
 def test_grad_of_grad_matches_central_differences_of_grad(row, data):
     """Reverse over reverse on ``<w, grad <c, f>>``, against central differences of grad."""
@@ -1162,7 +1529,56 @@ def test_check_grads_to_second_order(row, data):
     case = draw_case(data, row)
     f, xs = restrict(row, case, present(row.diff, case))
     seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
-    check_grads(f, xs, order=2, eps=row.fd_eps, seed=seed)
+    modes = ("fwd",) * row.forward_mode + ("rev",) * row.reverse_mode
+    check_grads(f, xs, order=2, modes=modes, eps=row.fd_eps, seed=seed)
+
+
+@rows([row for row in DIFFERENTIABLE if not row.forward_mode])
+@given(data=st.data())
+def test_forward_mode_of_a_reverse_mode_only_primitive_raises(row, data):
+    case = draw_case(data, row)
+    f, xs = restrict(row, case, present(row.diff, case))
+    with pytest.raises(TypeError, match="can't apply forward-mode autodiff"):
+        fungrad.jvp(f, xs, xs)
+
+
+# What reverse mode through a forward-mode-only primitive raises.
+FORWARD_MODE_ONLY_ERRORS = {
+    "while": r"^Reverse-mode differentiation \(grad, vjp, jacrev\) does not work through "
+    r"lax\.while_loop, .* Use lax\.fori_loop .*, or lax\.scan with a fixed length",
+}
+
+
+@rows([row for row in DIFFERENTIABLE if not row.reverse_mode])
+@given(data=st.data())
+def test_reverse_mode_of_a_forward_mode_only_primitive_raises(row, data):
+    """vjp, and grad, raise an error that says why and what to use instead."""
+    case = draw_case(data, row)
+    rng = draw_rng(data)
+    f, xs = restrict(row, case, present(row.diff, case))
+    out, f_vjp = fungrad.vjp(f, *xs)
+    with pytest.raises(NonLinearError, match=FORWARD_MODE_ONLY_ERRORS[row.name]):
+        f_vjp(random_like(rng, out))
+    argnums = tuple(range(len(xs)))
+    with pytest.raises(NonLinearError, match=FORWARD_MODE_ONLY_ERRORS[row.name]):
+        fungrad.grad(scalarised(f, random_like(rng, out)), argnums=argnums)(*xs)
+
+
+@rows(FORWARD)
+@given(data=st.data())
+def test_linearize_evaluates_jvp(row, data):
+    """The linear function linearize returns (partial evaluation: the primal part
+    computed now, the tangent part staged) gives jvp's output and tangents, again
+    for a second tangent."""
+    case = draw_case(data, row)
+    rng = draw_rng(data)
+    f, xs = restrict(row, case, present(row.diff, case))
+    out, f_lin = fungrad.linearize(f, *xs)
+    np.testing.assert_array_equal(out, f(*xs))
+    for _ in range(2):
+        ts = tuple(random_like(rng, x) for x in xs)
+        _, expected = fungrad.jvp(f, xs, ts)
+        assert_same_result(f_lin(*ts), expected, "linearize against jvp")
 
 
 # ---------------------------------------------------------------------------------------
@@ -1235,7 +1651,10 @@ class Examples:
     A floating or boolean operand takes its elements from the same operand of the case
     and of another case the row's strategy draws, so they stay in the operand's domain.
     Integer operands are index arrays, valid only for the dimension they index: their
-    elements are resampled from their own.
+    elements are resampled from their own; except in rows whose integers are valid at
+    any value (``free_integers``: a clamped index, a loop bound), where they are
+    taken from the other case too, so that examples of a batch choose different
+    branches and run different numbers of steps.
     """
 
     def __init__(self, data: st.DataObject, row: Row, case: Case, dtype: np.dtype):
@@ -1245,7 +1664,7 @@ class Examples:
         self.pools = []
         for i, a in enumerate(case.args):
             sources = [a]
-            if a.dtype.kind not in "iu" and i < len(other.args):
+            if (a.dtype.kind not in "iu" or row.free_integers) and i < len(other.args):
                 sources.append(other.args[i])
             self.pools.append(np.concatenate([s.ravel() for s in sources if s.dtype == a.dtype]))
 
@@ -1416,8 +1835,7 @@ def test_batching_rule_applied_directly_gives_the_output_and_its_batch_dim(row, 
         for axis, value in zip(level.in_axes, values)
     ]
     out, out_dim = batch_rules[row.primitive](values, dims, **batch.case.params)
-    if row.primitive.multiple_results:
-        (out,), (out_dim,) = out, out_dim
+    out, out_dim = single(row, batch.case, out), single(row, batch.case, out_dim)
     assert isinstance(out, np.ndarray | np.generic), f"the rule returned {type(out).__name__}"
     assert type(out_dim) is int and 0 <= out_dim < np.ndim(out), (
         f"out_dim {out_dim!r} for an output of shape {np.shape(out)}"
@@ -1427,24 +1845,52 @@ def test_batching_rule_applied_directly_gives_the_output_and_its_batch_dim(row, 
     assert_same_result(np.moveaxis(out, out_dim, 0), expected, "the batching rule's output")
 
 
-# Rows whose batching rule must broadcast an unbatched operand, and which operands:
+# Rows whose batching rule must broadcast an unbatched operand, and which operands
+# (of the case):
 # - concatenate: the result holds the unbatched operand's values once per example, so
 #   they have to be copied along the batch axis (JAX broadcasts here too);
 # - scatter_add: with batched index arrays each example adds the same updates at its
 #   own places, and the batched scatter needs updates of the full indexed shape, the
 #   shape its transpose (a gather) produces; index arrays are never broadcast.
+# - scan (operand 2) and while (operands 3 and 4): a carry that a batched operand
+#   makes batched in the loop has to start batched, so its initial value is broadcast
+#   (JAX broadcasts here too); while's counter too when the condition is batched.
+# - cond with one branch: its result does not depend on the index, so with only the
+#   index batched it holds the unbatched result once per example, as concatenate.
 # select is not exempt: unlike lax.select it broadcasts its operands as NumPy does,
-# so an unbatched predicate or branch can stay as it is.
-BROADCASTS_UNBATCHED: dict[str, Callable[[int], bool]] = {
-    "concatenate": lambda i: True,
-    "scatter_add": lambda i: i == 0,
+# so an unbatched predicate or branch can stay as it is; nor is cond with several
+# branches, which can choose among them with select.
+BROADCASTS_UNBATCHED: dict[str, Callable[[Case, int], bool]] = {
+    "concatenate": lambda case, i: True,
+    "scatter_add": lambda case, i: i == 0,
+    "scan": lambda case, i: i == 2,
+    "while": lambda case, i: i in (3, 4),
+    "cond": lambda case, i: len(case.params["branches"]) == 1,
 }
+
+
+def _subprogram_inputs(eqn: core.Eqn) -> list[tuple[core.ClosedJaxpr, list[Any]]]:
+    """Each sub-program of ``eqn``, with the equation's inputs its inputs receive:
+    cond's branches take the operands after the index, while's condition its own
+    constants and the carries and its body the rest; other bodies take them all."""
+    inputs, params = list(eqn.inputs), eqn.params
+    if eqn.primitive.name == "cond":
+        return [(branch, inputs[1:]) for branch in params["branches"]]
+    if eqn.primitive.name == "while":
+        n_cond, n_body = params["cond_nconsts"], params["body_nconsts"]
+        carry = inputs[n_cond + n_body :]
+        return [
+            (params["cond_jaxpr"], inputs[:n_cond] + carry),
+            (params["body_jaxpr"], inputs[n_cond:]),
+        ]
+    return [(body, inputs) for body in core.subjaxprs(params)]
 
 
 def _broadcasts_of_unbatched(jaxpr: core.Jaxpr, batched: set, unbatched: set) -> list[core.Eqn]:
     """The broadcast_in_dim equations whose operand is computed from ``unbatched``
-    variables (and constants) but not from ``batched`` ones; call bodies are searched
-    too. Variables in neither set (exempt operands) are treated like constants."""
+    variables (and constants) but not from ``batched`` ones; the bodies of calls, and
+    the sub-programs of control flow, are searched too. Variables in neither set
+    (exempt operands) are treated like constants."""
     batched, unbatched = set(batched), set(unbatched)
     found = []
     for eqn in jaxpr.eqns:
@@ -1458,8 +1904,8 @@ def _broadcasts_of_unbatched(jaxpr: core.Jaxpr, batched: set, unbatched: set) ->
         if eqn.primitive.name == "broadcast_in_dim":
             found.append(eqn)
     for eqn in jaxpr.eqns:
-        for body in core.subjaxprs(eqn.params):
-            pairs = list(zip(eqn.inputs, body.jaxpr.invars))
+        for body, body_inputs in _subprogram_inputs(eqn):
+            pairs = list(zip(body_inputs, body.jaxpr.invars))
             found += _broadcasts_of_unbatched(
                 body.jaxpr,
                 {b for a, b in pairs if a in batched},
@@ -1493,9 +1939,9 @@ def test_vmap_leaves_unbatched_operands_unbatched(row, data):
         row, case, Examples(data, row, case, F64), draw_levels(data, case, out_ndim, mapped)
     )
     closed = fungrad.make_jaxpr(batch.vmapped())(*batch.operands())
-    exempt = BROADCASTS_UNBATCHED.get(row.name, lambda i: False)
+    exempt = BROADCASTS_UNBATCHED.get(row.name, lambda case, i: False)
     invars = closed.jaxpr.invars
-    unbatched = {v for i, v in enumerate(invars) if i != chosen and not exempt(i)}
+    unbatched = {v for i, v in enumerate(invars) if i != chosen and not exempt(case, i)}
     found = _broadcasts_of_unbatched(closed.jaxpr, {invars[chosen]}, unbatched)
     assert not found, (
         f"'{row.name}' batched in operand {chosen} only broadcasts an unbatched value:\n{closed}"
@@ -1527,22 +1973,29 @@ def test_jit_computes_eager_and_again_on_new_values(row, data):
         np.testing.assert_array_equal(a, kept, err_msg="an argument changed")
 
 
-@rows(DIFFERENTIABLE)
+@rows(FORWARD)
 @given(data=st.data())
-def test_jvp_and_grad_of_jit_and_jit_of_grad_equal_eager(row, data):
+def test_jvp_of_jit_equals_eager(row, data):
     case = draw_case(data, row)
     rng = draw_rng(data)
     f, xs = restrict(row, case, present(row.diff, case))
-    jitted = fungrad.jit(f)
     ts = tuple(random_like(rng, x) for x in xs)
     out, t_out = fungrad.jvp(f, xs, ts)
-    jit_out, jit_t_out = fungrad.jvp(jitted, xs, ts)
+    jit_out, jit_t_out = fungrad.jvp(fungrad.jit(f), xs, ts)
     assert_same_result(jit_out, out, "jvp of jit: the primal output")
     assert_same_result(jit_t_out, t_out, "jvp of jit: the tangent")
-    c = random_like(rng, out)
+
+
+@rows(REVERSE)
+@given(data=st.data())
+def test_grad_of_jit_and_jit_of_grad_equal_eager(row, data):
+    case = draw_case(data, row)
+    rng = draw_rng(data)
+    f, xs = restrict(row, case, present(row.diff, case))
+    c = random_like(rng, f(*xs))
     argnums = tuple(range(len(xs)))
     grads = fungrad.grad(scalarised(f, c), argnums=argnums)(*xs)
-    grads_of_jit = fungrad.grad(scalarised(jitted, c), argnums=argnums)(*xs)
+    grads_of_jit = fungrad.grad(scalarised(fungrad.jit(f), c), argnums=argnums)(*xs)
     jit_of_grads = fungrad.jit(fungrad.grad(scalarised(f, c), argnums=argnums))(*xs)
     for i, g in enumerate(grads):
         assert_same_result(grads_of_jit[i], g, f"grad of jit, operand {i}")
@@ -1592,9 +2045,14 @@ def test_every_registered_primitive_has_impl_shape_jvp_and_batching_rules(name):
 
 @rows(ROWS)
 def test_transpose_rule_exactly_where_the_row_declares_linearity(row):
+    """A forward-mode-only primitive is linear in nothing; the transpose rule it may
+    have only raises (test_reverse_mode_of_a_forward_mode_only_primitive_raises)."""
     has_rule = row.primitive in transpose_rules
-    assert has_rule == bool(row.linear), (
-        f"'{row.name}': transpose rule {'present' if has_rule else 'missing'}, but its row "
-        f"declares linear operand groups {row.linear}"
-    )
+    if not row.reverse_mode:
+        assert not row.linear, f"'{row.name}' has no reverse mode, so no transposition"
+    else:
+        assert has_rule == bool(row.linear), (
+            f"'{row.name}': transpose rule {'present' if has_rule else 'missing'}, but its "
+            f"row declares linear operand groups {row.linear}"
+        )
     assert all(i in row.diff for group in row.linear for i in group)

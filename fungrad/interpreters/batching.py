@@ -56,7 +56,9 @@ class BatchTracer(Tracer):
             f"A concrete value was needed (for `if`, `while`, `bool()`, `int()` or an index) "
             f"but this value differs across the batch under `vmap`: {self.aval.str_short()} "
             "per example. Python control flow cannot branch on it once for the whole batch. "
-            "Compute both results and choose with `fungrad.numpy.where(condition, a, b)`."
+            "Compute both results and choose with `fungrad.numpy.where(condition, a, b)`, "
+            "or write it as `fungrad.lax.cond` (`lax.while_loop` for a loop), which vmap "
+            "batches per example (docs/control_flow.md)."
         )
 
 

@@ -60,11 +60,27 @@ class StagingTracer(Tracer):
             f"{self.origin}{depends}. Under {transformation} only shapes and dtypes are known, "
             "so Python control flow cannot depend on array values. Choose values with "
             "`fungrad.numpy.where`, or pass the argument as static "
-            "(`static_argnums=`) so its value is known while tracing."
+            "(`static_argnums=`) so its value is known while tracing. To branch or loop "
+            "on traced values, write the control flow as a program: `fungrad.lax.cond` "
+            "(or `lax.switch`) for `if`, `lax.while_loop` for `while`, `lax.fori_loop` or "
+            "`lax.scan` for a `for` loop (docs/control_flow.md)."
         )
 
 
 _SCALAR_TYPES = (float, int, bool, complex, np.generic)
+
+#: Partial-evaluation rules of higher-order primitives, used when ``linearize`` stages
+#: an equation some of whose operands are known (computed now) and some unknown
+#: (staged): ``rule(interp, args, params) -> outputs``. The rule computes the known
+#: part now (``interp.forward_to_parent``) and stages the rest (``interp.stage``), as
+#: a ``cond`` whose primal branch runs now and whose tangent branch is staged. A
+#: primitive without a rule is staged whole, its known operands as constants.
+partial_eval_rules: dict[Primitive, Callable[..., Any]] = {}
+
+
+def register_partial_eval(prim: Primitive, rule: Callable[..., Any]) -> None:
+    """Make ``rule(interp, args, params)`` the partial-evaluation rule of ``prim``."""
+    partial_eval_rules[prim] = rule
 
 
 class StagingInterpreter(Interpreter):
@@ -75,13 +91,23 @@ class StagingInterpreter(Interpreter):
         "const_index",
         "record_source",
         "arg_origins",
+        "split",
     )
 
-    def __init__(self, parent: Interpreter, transformation: str, record_source: bool = True):
+    def __init__(
+        self,
+        parent: Interpreter,
+        transformation: str,
+        record_source: bool = True,
+        split: bool = False,
+    ):
         super().__init__(parent, transformation)
         # Source lines cost a frame walk per equation: worth it for programs a user
         # reads (make_jaxpr, jit), not for the tangent programs built inside grad.
         self.record_source = record_source
+        # Partial evaluation (linearize): split equations with known and unknown
+        # operands by their partial_eval_rules. make_jaxpr and jit stage them whole.
+        self.split = split
         self.arg_origins: dict[Var, str] = {}
         self.eqns: list[Eqn] = []
         self.constvars: list[Var] = []
@@ -114,6 +140,18 @@ class StagingInterpreter(Interpreter):
             # capture it as data.
             if args or not self.record_source:
                 return self.forward_to_parent(prim, args, params)
+        if self.split:
+            rule = partial_eval_rules.get(prim)
+            if rule is not None and not all(self.owns(x) for x in args):
+                return rule(self, args, params)
+        return self.stage(prim, args, params)
+
+    def owns(self, x: Any) -> bool:
+        """Whether ``x`` is unknown: one of this interpreter's tracers."""
+        return type(x) is StagingTracer and x.interpreter is self
+
+    def stage(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
+        """Stage ``prim`` applied to ``args`` (values not ours become constants)."""
         inputs = [self.to_atom(x) for x in args]
         rule = prim.abstract_eval
         if rule is None:
@@ -187,7 +225,7 @@ def linearize_flat(
     tangents, and for each output whether its tangent is a symbolic zero (those
     outputs are literal zeros in the jaxpr).
     """
-    staging = StagingInterpreter(_state.current, transformation, record_source=False)
+    staging = StagingInterpreter(_state.current, transformation, record_source=False, split=True)
     jvp_interp = JVPInterpreter(staging, transformation)
     tangent_tracers = []
     tracers = []

@@ -36,6 +36,7 @@ from fungrad.jit.codegen import GeneratedCode, generate
 from fungrad.jit.lowering import call_lowering, register_lowering
 from fungrad.jit.simplify import simplify, value_key
 from fungrad.primitives.call import closure_convert, jit_p
+from fungrad.primitives.custom import custom_jvp_call_p, custom_vjp_call_p
 from fungrad.traceback_util import filtered, filtering_enabled
 from fungrad.tree_util import (
     compile_unflatten,
@@ -52,17 +53,33 @@ __all__ = ["jit", "JittedFunction", "Lowered"]
 
 
 class _Runner:
-    """Simplifies and compiles a call's jaxpr the first time the call is evaluated."""
+    """Simplifies and compiles a call's jaxpr the first time the call is evaluated.
+
+    The call primitive's rules (fungrad/primitives/call.py) derive new programs from
+    this one (its jvp, its known and unknown parts, its transpose, its batched form);
+    :meth:`derive` keeps each, with its own runner, so that a transformation of a
+    jitted function is traced and compiled once per kind, not once per call.
+    """
 
     def __init__(self, closed: ClosedJaxpr, name: str):
         self.closed = closed
         self.name = name
         self.code: GeneratedCode | None = None
+        self.derived: dict[Any, tuple[Any, _Runner]] = {}
 
     def __call__(self, *args: Any) -> list[Any]:
         if self.code is None:
             self.code = generate(simplify(self.closed), self.name)
         return self.code.fn(*args)
+
+    def derive(self, key: Any, name: str, make: Callable[[], tuple[ClosedJaxpr, Any]]):
+        """``(program, info), runner`` for the program ``make()`` derives from this one
+        (``info`` is what the rule needs besides it), made once per ``key``."""
+        found = self.derived.get(key)
+        if found is None:
+            closed, info = make()
+            found = self.derived[key] = ((closed, info), _Runner(closed, name))
+        return found
 
     def __repr__(self) -> str:
         return f"<compiled {self.name}>"
@@ -93,12 +110,13 @@ class Lowered:
 
 
 class _Entry:
-    __slots__ = ("closed", "out_tree", "code")
+    __slots__ = ("closed", "out_tree", "code", "runner")
 
     def __init__(self, closed: ClosedJaxpr, out_tree: Any):
         self.closed = closed
         self.out_tree = out_tree
         self.code: GeneratedCode | None = None
+        self.runner: _Runner | None = None  # the call's runner, kept with its derivations
 
 
 class JittedFunction:
@@ -303,12 +321,15 @@ class JittedFunction:
 
             return run(leaves), run
         closed, traced_consts = closure_convert(entry.closed)
+        if traced_consts:  # a closure over this call's tracers: used once
+            runner = _Runner(closed, self._name)
+        else:
+            runner = entry.runner
+            if runner is None:
+                runner = entry.runner = _Runner(closed, self._name)
+            closed = runner.closed
         outs = jit_p.bind(
-            *traced_consts,
-            *leaves,
-            call_jaxpr=closed,
-            name=self._name,
-            _runner=_Runner(closed, self._name),
+            *traced_consts, *leaves, call_jaxpr=closed, name=self._name, _runner=runner
         )
         return tree_unflatten(entry.out_tree, outs), None
 
@@ -465,3 +486,11 @@ def _static_by_position_and_name(
     all_names = dict.fromkeys(names)
     all_names.update(dict.fromkeys(positional[i] for i in nums if 0 <= i < len(positional)))
     return tuple(all_nums), tuple(all_names)
+
+
+# ---------------------------------------------------------------------------------------
+# Custom derivatives (fungrad/primitives/custom.py): the simplifier inlines their calls;
+# a program compiled as it is calls the function's program like any other call.
+
+register_lowering(custom_jvp_call_p, call_lowering)
+register_lowering(custom_vjp_call_p, call_lowering)

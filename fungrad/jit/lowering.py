@@ -36,6 +36,8 @@ import numpy as np
 import fungrad.primitives  # noqa: F401  (registers the built-in primitives)
 from fungrad.core import ClosedJaxpr, Primitive, ShapedArray, primitives
 from fungrad.matrix_layouts import matrix_product_layout
+from fungrad.primitives.control_flow import cond_p, run_scan, run_while, scan_p, while_p
+from fungrad.primitives.remat import checkpoint_p
 
 if TYPE_CHECKING:
     from fungrad.jit.codegen import ModuleWriter
@@ -260,3 +262,64 @@ def call_lowering(
     function of its own. Its outputs may be its operands, or views of them: not fresh."""
     fn = ctx.function(call_jaxpr, name)
     return Emitted(f"{fn}({_sources(operands)})", False, False)
+
+
+# ---------------------------------------------------------------------------------------
+# Control flow: each sub-program is compiled into a generated function of its own, and
+# a small driver (the same one eager evaluation uses) calls it; no jaxpr is interpreted.
+
+
+def _branch_index(index: Any, count: int) -> int:
+    return 0 if index < 0 else count - 1 if index >= count else int(index)
+
+
+def _cond_lowering(ctx: LoweringContext, index: Operand, *operands: Operand, branches) -> Emitted:
+    fns = ", ".join(ctx.function(b, "branch") for b in branches)
+    pick = ctx.name(_branch_index, "branch_index")
+    return Emitted(
+        f"({fns},)[{pick}({index.source}, {len(branches)})]({_sources(operands)})", False, False
+    )
+
+
+def _scan_lowering(
+    ctx: LoweringContext, *operands: Operand, jaxpr, num_consts, num_carry, length, reverse, unroll
+) -> Emitted:
+    body = ctx.function(jaxpr, "scan_body")
+    run = ctx.name(run_scan, "scan")
+    y_avals = ctx.name(tuple(jaxpr.out_avals[num_carry:]), "y_avals")
+    return Emitted(
+        f"{run}({body}, {num_consts}, {num_carry}, {length}, {reverse}, {y_avals}"
+        f"{', ' if operands else ''}{_sources(operands)})",
+        False,
+        False,
+    )
+
+
+def _while_lowering(
+    ctx: LoweringContext, *operands: Operand, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts
+) -> Emitted:
+    cond = ctx.function(cond_jaxpr, "while_cond")
+    body = ctx.function(body_jaxpr, "while_body")
+    run = ctx.name(run_while, "while_loop")
+    return Emitted(
+        f"{run}({cond}, {body}, {cond_nconsts}, {body_nconsts}"
+        f"{', ' if operands else ''}{_sources(operands)})",
+        False,
+        False,
+    )
+
+
+register_lowering(cond_p, _cond_lowering)
+register_lowering(scan_p, _scan_lowering)
+register_lowering(while_p, _while_lowering)
+
+
+def _checkpoint_lowering(
+    ctx: LoweringContext, *operands: Operand, jaxpr, prevent_cse, policy
+) -> Emitted:
+    # A function of its own, never inlined: the recomputation stays a recomputation.
+    fn = ctx.function(jaxpr, "checkpoint")
+    return Emitted(f"{fn}({_sources(operands)})", False, False)
+
+
+register_lowering(checkpoint_p, _checkpoint_lowering)
