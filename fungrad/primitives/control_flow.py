@@ -593,7 +593,11 @@ def _scan_partial_eval(interp, args, params):
     unknowns = [interp.owns(x) for x in args]
     uk_consts, uk_carry, uk_xs = _scan_split(unknowns, num_consts, num_carry)
     num_ys = len(jaxpr.out_avals) - num_carry
-    forward = [True] * num_consts + [False] * (len(args) - num_consts)
+    # Residuals that are constants or scanned inputs are passed on as they are, not
+    # stacked again step by step.
+    forward = (
+        [True] * num_consts + [False] * num_carry + [True] * (len(args) - num_consts - num_carry)
+    )
     while True:  # the unknown carries: a fixed point
         split = partial_eval_subprogram(
             jaxpr, uk_consts + uk_carry + uk_xs, uk_carry + [False] * num_ys, forward
@@ -617,25 +621,23 @@ def _scan_partial_eval(interp, args, params):
     )
     n_known_out = n_known_carry + num_ys - sum(split.out_unknowns[num_carry:])
     stacked = iter(known[n_known_out:])  # the residuals of each step
-    # The unknown scan: the residuals that are known constants stay constants, the
-    # others are scanned over, step by step.
+    # The unknown scan: the residuals that are known constants stay constants; the
+    # others (a known scanned input, or a value stacked by the known scan) are scanned.
     res_consts, res_xs = [], []
-    res_const_avals, res_x_avals = [], []
-    for aval, i in zip(split.res_avals, split.res_inputs):
-        if i is None:
-            res_xs.append(next(stacked))
-            res_x_avals.append(aval)
-        else:
+    is_const = [i is not None and i < num_consts for i in split.res_inputs]
+    for i, const in zip(split.res_inputs, is_const):
+        if const:
             res_consts.append(args[i])
-            res_const_avals.append(aval)
+        else:
+            res_xs.append(next(stacked) if i is None else args[i])
     consts, carry, xs = _scan_split(args, num_consts, num_carry)
     uk_c = [x for x, u in zip(consts, uk_consts) if u]
     uk_car = [x for x, u in zip(carry, uk_carry) if u]
     uk_x = [x for x, u in zip(xs, uk_xs) if u]
     # split.unknown takes (*residuals in res order, *unknown consts, carry, xs).
     n_res = len(split.res_avals)
-    const_pos = [r for r, i in enumerate(split.res_inputs) if i is not None]
-    x_pos = [r for r, i in enumerate(split.res_inputs) if i is None]
+    const_pos = [r for r, const in enumerate(is_const) if const]
+    x_pos = [r for r, const in enumerate(is_const) if not const]
     order = (
         const_pos
         + list(range(n_res, n_res + len(uk_c)))
