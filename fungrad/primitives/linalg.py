@@ -45,6 +45,14 @@ def _dot_general_impl(x, y, dimension_numbers):
                 return np.matmul(x.T if layout[0] else x, y.T if layout[1] else y)
         if xc == (x.ndim - 1,) and yc == (0,) and y.ndim <= 2:
             return np.dot(x, y)
+        # The vector products that reverse mode makes of matrix-vector code (a scan over
+        # one sequence): an outer product, and a vector against a matrix's other axis.
+        if x.ndim == 1 and y.ndim == 1 and not xc:
+            return np.multiply.outer(x, y)
+        if x.ndim == 1 and y.ndim == 2 and xc == (0,) and yc == (1,):
+            return np.matmul(y, x)
+        if x.ndim == 2 and y.ndim == 1 and xc == (0,) and yc == (0,):
+            return np.matmul(x.T, y)
     x_free = _free_dims(x.ndim, xc, xb)
     y_free = _free_dims(y.ndim, yc, yb)
     batch_shape = tuple(x.shape[d] for d in xb)
