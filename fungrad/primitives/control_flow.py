@@ -120,10 +120,6 @@ def _strong(x: Any) -> Any:
     return convert_element_type(x, aval.dtype) if aval.weak_type else x
 
 
-def _describe(avals: Sequence[ShapedArray], paths: Sequence[str]) -> str:
-    return ", ".join(f"{p or 'value'}: {a.str_short()}" for a, p in zip(avals, paths))
-
-
 def _flatten_named(tree: Any, what: str) -> tuple[list[Any], Any, list[str]]:
     pairs, treedef = tree_flatten_with_path(tree)
     leaves = [leaf for _, leaf in pairs]
@@ -155,16 +151,7 @@ def _trace_function(
         out = fun(*args)
         out_leaves, out_tree = tree_flatten(out)
         out_tree_box.append(out_tree)
-        for leaf in out_leaves:
-            try:
-                get_aval(leaf)
-            except TypeError:
-                raise FungradTypeError(
-                    f"{construct}: {getattr(fun, '__name__', 'the function')} returned a "
-                    f"{type(leaf).__name__}, which is not an array; return pytrees of "
-                    "arrays and scalars"
-                ) from None
-        return [_strong(leaf) for leaf in out_leaves]
+        return _checked_leaves(out_leaves, construct, getattr(fun, "__name__", "the function"))
 
     closed, traced, _ = trace_subprogram(flat_fun, in_avals, construct)
     return closed, traced, out_tree_box[0]
