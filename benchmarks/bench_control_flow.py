@@ -1,7 +1,7 @@
 """Control flow under jit: 1,000-step loops against hand-written NumPy loops.
 
 ``fungrad.lax``'s loops compile their body once into a generated Python function,
-and a driver (``run_scan``) calls it once per step. This script measures what that
+and a driver (``scan_driver``) calls it once per step. This script measures what that
 costs against the same loop written by hand in NumPy:
 
 * ``rk4``: 1,000 RK4 steps of 8 damped pendulums (state: two float64 vectors of 8)

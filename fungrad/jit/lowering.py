@@ -36,7 +36,7 @@ import numpy as np
 import fungrad.primitives  # noqa: F401  (registers the built-in primitives)
 from fungrad.core import ClosedJaxpr, Primitive, ShapedArray, primitives
 from fungrad.matrix_layouts import matrix_product_layout
-from fungrad.primitives.control_flow import cond_p, run_while, scan_p, while_p
+from fungrad.primitives.control_flow import cond_p, run_while, scan_driver, scan_p, while_p
 from fungrad.primitives.remat import checkpoint_p
 
 if TYPE_CHECKING:
@@ -279,43 +279,6 @@ def _cond_lowering(ctx: LoweringContext, index: Operand, *operands: Operand, bra
     return Emitted(
         f"({fns},)[{pick}({index.source}, {len(branches)})]({_sources(operands)})", False, False
     )
-
-
-_scan_drivers: dict[tuple[int, int, int, int, bool], Callable[..., list[Any]]] = {}
-
-
-def scan_driver(
-    num_consts: int, num_carry: int, num_xs: int, num_ys: int, reverse: bool
-) -> Callable[..., list[Any]]:
-    """A loop specialised to a scan's arity: ``driver(body, length, y_avals, *args)``
-    calls the generated ``body`` once per step with the step's slices, and writes each
-    ``y`` into its preallocated stack. (The generic ``run_scan`` slices and re-packs
-    argument lists at every step; this costs a few microseconds a step less.)"""
-    key = (num_consts, num_carry, num_xs, num_ys, reverse)
-    driver = _scan_drivers.get(key)
-    if driver is None:
-        consts = [f"k{i}" for i in range(num_consts)]
-        carry = [f"c{i}" for i in range(num_carry)]
-        xs = [f"x{i}" for i in range(num_xs)]
-        ys = [f"y{i}" for i in range(num_ys)]
-        steps = "range(length - 1, -1, -1)" if reverse else "range(length)"
-        call_args = ", ".join(consts + carry + [f"{x}[i]" for x in xs])
-        targets = ", ".join(carry + [f"{y}[i]" for y in ys])
-        lines = [f"def driver(body, length, y_avals, {', '.join(consts + carry + xs)}):"]
-        lines += [
-            f"    {y} = empty((length, *y_avals[{j}].shape), y_avals[{j}].dtype)"
-            for j, y in enumerate(ys)
-        ]
-        if targets:
-            lines.append(f"    for i in {steps}:")
-            lines.append(
-                f"        {targets}{',' if num_carry + num_ys == 1 else ''} = body({call_args})"
-            )
-        lines.append(f"    return [{', '.join(carry + ys)}]")
-        namespace: dict[str, Any] = {"empty": np.empty}
-        exec(compile("\n".join(lines), f"<fungrad.jit scan driver {key}>", "exec"), namespace)
-        driver = _scan_drivers[key] = namespace["driver"]
-    return driver
 
 
 def _scan_lowering(
