@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from fungrad import dtypes
 from fungrad.core import (
     ClosedJaxpr,
@@ -99,6 +101,12 @@ def tangent_aval(aval: ShapedArray) -> ShapedArray:
 
 def differentiable(aval: ShapedArray) -> bool:
     return dtypes.is_differentiable(aval.dtype)
+
+
+def instantiate_zeros(values: Sequence[Any], avals: Sequence[ShapedArray]) -> list[Any]:
+    """``values`` with each symbolic Zero materialised, as an array of its aval's shape
+    and dtype (a higher-order primitive binds its programs on arrays, not on Zeros)."""
+    return [np.zeros(a.shape, a.dtype) if type(v) is Zero else v for v, a in zip(values, avals)]
 
 
 def permute(closed: ClosedJaxpr, in_order: Sequence[int], out_order: Sequence[int]) -> ClosedJaxpr:

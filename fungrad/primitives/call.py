@@ -26,6 +26,7 @@ from fungrad.interpreters.subprograms import (
     Split,
     closure_convert,
     differentiable,
+    instantiate_zeros,
     jvp_subprogram,
     partial_eval_subprogram,
     tangent_aval,
@@ -114,10 +115,7 @@ def _jit_transpose(cts, *args, **params):
         "transpose",
         lambda: (transpose_subprogram(call_jaxpr, linear), None),
     )
-    cts = [
-        np.zeros(a.shape, a.dtype) if type(ct) is Zero else ct
-        for ct, a in zip(cts, call_jaxpr.out_avals)
-    ]
+    cts = instantiate_zeros(cts, call_jaxpr.out_avals)
     outs = iter(jit_p.bind(*(a for a in args if not is_undefined(a)), *cts, **t_params))
     return [next(outs) if lin else None for lin in linear]
 

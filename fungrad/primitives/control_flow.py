@@ -48,6 +48,7 @@ from fungrad.interpreters.partial_eval import register_partial_eval
 from fungrad.interpreters.subprograms import (
     differentiable,
     evaluator,
+    instantiate_zeros,
     jvp_subprogram,
     partial_eval_subprogram,
     permute,
@@ -289,10 +290,7 @@ def _cond_transpose(cts, index, *args, branches):
         raise NonLinearError("cond is not linear in its index")
     linear = [is_undefined(a) for a in args]
     transposed = tuple(transpose_subprogram(b, linear) for b in branches)
-    cts = [
-        _zeros(tangent_aval(a)) if type(ct) is Zero else ct
-        for ct, a in zip(cts, branches[0].out_avals)
-    ]
+    cts = instantiate_zeros(cts, branches[0].out_avals)
     known = [a for a in args if not is_undefined(a)]
     outs = iter(cond_p.bind(index, *known, *cts, branches=transposed))
     return [None] + [next(outs) if lin else None for lin in linear]
@@ -672,20 +670,15 @@ def _scan_transpose(cts, *args, jaxpr, num_consts, num_carry, length, reverse, u
     body_avals = jaxpr.in_avals
     c_avals, carry_avals, x_avals = _scan_split(body_avals, num_consts, num_carry)
     out_avals = jaxpr.out_avals
-    cts = [
-        _zeros(tangent_aval(a)) if type(ct) is Zero else ct
-        for ct, a in zip(
-            cts,
-            _scan_abstract_eval(
-                jaxpr=jaxpr,
-                num_consts=num_consts,
-                num_carry=num_carry,
-                length=length,
-                reverse=reverse,
-                unroll=unroll,
-            ),
-        )
-    ]
+    out_avals_outer = _scan_abstract_eval(
+        jaxpr=jaxpr,
+        num_consts=num_consts,
+        num_carry=num_carry,
+        length=length,
+        reverse=reverse,
+        unroll=unroll,
+    )
+    cts = instantiate_zeros(cts, out_avals_outer)
     ct_carry, ct_ys = cts[:num_carry], cts[num_carry:]
     # Every carry is linear; a known initial carry (an instantiated zero) gets no cotangent.
     transposed = transpose_subprogram(jaxpr, lin_consts + [True] * num_carry + lin_xs)

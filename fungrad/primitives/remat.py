@@ -19,8 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 from fungrad.core import (
     ClosedJaxpr,
     Eqn,
@@ -38,6 +36,7 @@ from fungrad.interpreters.partial_eval import register_partial_eval
 from fungrad.interpreters.subprograms import (
     differentiable,
     evaluator,
+    instantiate_zeros,
     jvp_subprogram,
     partial_eval_subprogram,
     tangent_aval,
@@ -255,10 +254,7 @@ def _checkpoint_partial_eval(interp, args, params):
 def _checkpoint_transpose(cts, *args, jaxpr, prevent_cse, policy):
     linear = [is_undefined(a) for a in args]
     transposed = transpose_subprogram(jaxpr, linear)
-    cts = [
-        np.zeros(a.shape, a.dtype) if type(ct) is Zero else ct
-        for ct, a in zip(cts, jaxpr.out_avals)
-    ]
+    cts = instantiate_zeros(cts, jaxpr.out_avals)
     outs = iter(
         checkpoint_p.bind(
             *(a for a in args if not is_undefined(a)),
