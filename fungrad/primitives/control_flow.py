@@ -77,6 +77,22 @@ def _instantiate(x: Any) -> Any:
     return _zeros(x.aval) if type(x) is Zero else x
 
 
+def _carry_fixed_point(
+    flags: list[bool], derive: Callable[[list[bool]], tuple[Any, Sequence[bool]]]
+) -> tuple[Any, list[bool]]:
+    """Which carries of a loop have a property (a tangent, an unknown value, a batch
+    axis): a fixed point, as a carry's type is the same in and out. ``derive(flags)``
+    transforms the body for those flags and returns the result with the flags of the
+    carries it gives out; flags only grow, so this takes at most one round per carry.
+    Returns the last result and the flags."""
+    while True:
+        result, out = derive(flags)
+        grown = [a or b for a, b in zip(flags, out)]
+        if grown == flags:
+            return result, flags
+        flags = grown
+
+
 def _axis_size(values: Sequence[Any], dims: Sequence[int | None]) -> int:
     return next(shape_of(v)[d] for v, d in zip(values, dims) if d is not None)
 
@@ -538,14 +554,12 @@ def _scan_jvp(primals, tangents, *, jaxpr, num_consts, num_carry, length, revers
     ]
     nz_consts, nz_carry, nz_xs = _scan_split(nonzeros, num_consts, num_carry)
     num_ys = len(jaxpr.out_avals) - num_carry
-    while True:  # the carries with a tangent: a fixed point (at most num_carry rounds)
-        jvp, out_nz = jvp_subprogram(
-            jaxpr, nz_consts + nz_carry + nz_xs, nz_carry + [False] * num_ys
-        )
-        grown = [a or b for a, b in zip(nz_carry, out_nz[:num_carry])]
-        if grown == nz_carry:
-            break
-        nz_carry = grown
+
+    def derive_jvp(nz: list[bool]) -> tuple[Any, Sequence[bool]]:
+        jvp, out_nz = jvp_subprogram(jaxpr, nz_consts + nz + nz_xs, nz + [False] * num_ys)
+        return (jvp, out_nz), out_nz[:num_carry]
+
+    (jvp, out_nz), nz_carry = _carry_fixed_point(nz_carry, derive_jvp)
     consts, carry, xs = _scan_split(primals, num_consts, num_carry)
     t_consts, t_carry, t_xs = _scan_split(tangents, num_consts, num_carry)
     t_consts = [t for t, nz in zip(t_consts, nz_consts) if nz]
@@ -601,14 +615,14 @@ def _scan_partial_eval(interp, args, params):
     forward = (
         [True] * num_consts + [False] * num_carry + [True] * (len(args) - num_consts - num_carry)
     )
-    while True:  # the unknown carries: a fixed point
+
+    def derive_split(uk: list[bool]) -> tuple[Any, Sequence[bool]]:
         split = partial_eval_subprogram(
-            jaxpr, uk_consts + uk_carry + uk_xs, uk_carry + [False] * num_ys, forward
+            jaxpr, uk_consts + uk + uk_xs, uk + [False] * num_ys, forward
         )
-        grown = [a or b for a, b in zip(uk_carry, split.out_unknowns[:num_carry])]
-        if grown == uk_carry:
-            break
-        uk_carry = grown
+        return split, split.out_unknowns[:num_carry]
+
+    split, uk_carry = _carry_fixed_point(uk_carry, derive_split)
     unknowns = uk_consts + uk_carry + uk_xs
     n_known_carry = num_carry - sum(uk_carry)
     known_args = [x for x, u in zip(args, unknowns) if not u]
@@ -733,14 +747,12 @@ def _scan_batch(values, dims, *, jaxpr, num_consts, num_carry, length, reverse, 
     batched = [d is not None for d in dims]
     b_consts, b_carry, b_xs = _scan_split(batched, num_consts, num_carry)
     num_ys = len(jaxpr.out_avals) - num_carry
-    while True:
-        new, out_b = batch_subprogram(
-            jaxpr, b_consts + b_carry + b_xs, size, b_carry + [False] * num_ys
-        )
-        grown = [a or b for a, b in zip(b_carry, out_b[:num_carry])]
-        if grown == b_carry:
-            break
-        b_carry = grown
+
+    def derive_batched(b: list[bool]) -> tuple[Any, Sequence[bool]]:
+        new, out_b = batch_subprogram(jaxpr, b_consts + b + b_xs, size, b + [False] * num_ys)
+        return (new, out_b), out_b[:num_carry]
+
+    (new, out_b), b_carry = _carry_fixed_point(b_carry, derive_batched)
     consts, carry, xs = _scan_split(values, num_consts, num_carry)
     d_consts, d_carry, d_xs = _scan_split(dims, num_consts, num_carry)
     moved = (
@@ -979,12 +991,9 @@ def _while_jvp(primals, tangents, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_
     nonzeros = [type(t) is not Zero for t in tangents]
     nz_consts, nz_carry = nonzeros[n_cc : n_cc + n_bc], nonzeros[n_cc + n_bc :]
     n_carry = len(nz_carry)
-    while True:  # the carries with a tangent: a fixed point
-        jvp, out_nz = jvp_subprogram(body_jaxpr, nz_consts + nz_carry, nz_carry)
-        grown = [a or b for a, b in zip(nz_carry, out_nz)]
-        if grown == nz_carry:
-            break
-        nz_carry = grown
+    jvp, nz_carry = _carry_fixed_point(
+        nz_carry, lambda nz: jvp_subprogram(body_jaxpr, nz_consts + nz, nz)
+    )
     cond_consts, body_consts, carry = (
         primals[:n_cc],
         primals[n_cc : n_cc + n_bc],
@@ -1027,12 +1036,12 @@ def _while_partial_eval(interp, args, params):
     unknowns = [interp.owns(x) for x in args]
     uk_cc, uk_bc, uk_carry = unknowns[:n_cc], unknowns[n_cc : n_cc + n_bc], unknowns[n_cc + n_bc :]
     n_carry = len(uk_carry)
-    while True:
-        split = partial_eval_subprogram(body_jaxpr, uk_bc + uk_carry, uk_carry)
-        grown = [a or b for a, b in zip(uk_carry, split.out_unknowns)]
-        if grown == uk_carry:
-            break
-        uk_carry = grown
+
+    def derive_split(uk: list[bool]) -> tuple[Any, Sequence[bool]]:
+        split = partial_eval_subprogram(body_jaxpr, uk_bc + uk, uk)
+        return split, split.out_unknowns
+
+    split, uk_carry = _carry_fixed_point(uk_carry, derive_split)
     cond_split = partial_eval_subprogram(cond_jaxpr, uk_cc + uk_carry, [False])
     if cond_split.out_unknowns[0] or all(uk_carry):
         return interp.stage(while_p, args, params)
@@ -1073,15 +1082,14 @@ def _while_batch(values, dims, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_nco
     batched = [d is not None for d in dims]
     b_cc, b_bc, b_carry = batched[:n_cc], batched[n_cc : n_cc + n_bc], batched[n_cc + n_bc :]
     n_carry = len(b_carry)
-    while True:
-        _, out_b = batch_subprogram(body_jaxpr, b_bc + b_carry, size, b_carry)
-        _, pred_b = batch_subprogram(cond_jaxpr, b_cc + b_carry, size, [False])
-        if pred_b[0]:  # examples finish at different steps: every carry is per example
-            out_b = [True] * n_carry
-        grown = [a or b for a, b in zip(b_carry, out_b)]
-        if grown == b_carry:
-            break
-        b_carry = grown
+
+    def derive_batched(b: list[bool]) -> tuple[None, Sequence[bool]]:
+        _, out_b = batch_subprogram(body_jaxpr, b_bc + b, size, b)
+        _, pred_b = batch_subprogram(cond_jaxpr, b_cc + b, size, [False])
+        # Examples that finish at different steps: every carry is per example.
+        return None, [True] * n_carry if pred_b[0] else out_b
+
+    _, b_carry = _carry_fixed_point(b_carry, derive_batched)
     body, _ = batch_subprogram(body_jaxpr, b_bc + b_carry, size, b_carry)
     cond, pred_b = batch_subprogram(cond_jaxpr, b_cc + b_carry, size, [False])
     moved = [
