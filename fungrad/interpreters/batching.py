@@ -21,6 +21,7 @@ from fungrad.core import (
     activate,
     get_aval,
     missing_rule,
+    shape_of,
 )
 from fungrad.errors import ConcretizationError
 
@@ -121,6 +122,11 @@ def batch_flat(
 
 # ---------------------------------------------------------------------------------------
 # Helpers for rule writers (those that need primitives are in fungrad/primitives/builders.py)
+
+
+def axis_size(values: Sequence[Any], dims: Sequence[int | None]) -> int:
+    """The batch size, read off the first batched operand (for batching rules)."""
+    return next(shape_of(v)[d] for v, d in zip(values, dims) if d is not None)
 
 
 def defvectorized(prim: Primitive) -> None:

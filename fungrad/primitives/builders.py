@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fungrad.core import Primitive, Zero, add, get_aval, shape_of
-from fungrad.interpreters.batching import defvectorized, register_batch
+from fungrad.interpreters.batching import axis_size, defvectorized, register_batch
 from fungrad.interpreters.jvp import check_real_tangent, register_jvp, zero_jvp
 from fungrad.interpreters.simplify_rules import register_identity
 from fungrad.interpreters.transpose import (
@@ -48,6 +48,7 @@ from fungrad.primitives.structural import (
 
 __all__ = [
     "UndefinedPrimal",
+    "axis_size",
     "broadcast_tangent",
     "broadcasting_rule",
     "cast_like",

@@ -15,10 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from fungrad.core import ClosedJaxpr, Zero, new_primitive
-from fungrad.interpreters.batching import register_batch
+from fungrad.interpreters.batching import axis_size, register_batch
 from fungrad.interpreters.jvp import register_jvp
 from fungrad.interpreters.partial_eval import register_partial_eval
 from fungrad.interpreters.simplify_rules import register_inlinable
@@ -122,7 +120,7 @@ def _jit_transpose(cts, *args, **params):
 
 def _jit_batch(values, dims, **params):
     call_jaxpr = params["call_jaxpr"]
-    size = next(np.shape(v)[d] for v, d in zip(values, dims) if d is not None)
+    size = axis_size(values, dims)
     batched = tuple(d is not None for d in dims)
     n_out = len(call_jaxpr.out_avals)
     (_, out_batched), b_params = _derived(

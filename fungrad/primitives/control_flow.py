@@ -42,7 +42,7 @@ from fungrad.errors import (
     NonLinearError,
     ShapeError,
 )
-from fungrad.interpreters.batching import batch_flat, register_batch
+from fungrad.interpreters.batching import axis_size, batch_flat, register_batch
 from fungrad.interpreters.jvp import register_jvp
 from fungrad.interpreters.partial_eval import register_partial_eval
 from fungrad.interpreters.subprograms import (
@@ -91,10 +91,6 @@ def _carry_fixed_point(
         if grown == flags:
             return result, flags
         flags = grown
-
-
-def _axis_size(values: Sequence[Any], dims: Sequence[int | None]) -> int:
-    return next(shape_of(v)[d] for v, d in zip(values, dims) if d is not None)
 
 
 def _batched_aval(aval: ShapedArray, size: int) -> ShapedArray:
@@ -313,7 +309,7 @@ def _cond_transpose(cts, index, *args, branches):
 
 
 def _cond_batch(values, dims, *, branches):
-    size = _axis_size(values, dims)
+    size = axis_size(values, dims)
     index, operands = values[0], values[1:]
     index_dim, operand_dims = dims[0], dims[1:]
     count = len(branches[0].out_avals)
@@ -743,7 +739,7 @@ def _scan_transpose(cts, *args, jaxpr, num_consts, num_carry, length, reverse, u
 
 
 def _scan_batch(values, dims, *, jaxpr, num_consts, num_carry, length, reverse, unroll):
-    size = _axis_size(values, dims)
+    size = axis_size(values, dims)
     batched = [d is not None for d in dims]
     b_consts, b_carry, b_xs = _scan_split(batched, num_consts, num_carry)
     num_ys = len(jaxpr.out_avals) - num_carry
@@ -1077,7 +1073,7 @@ def _while_transpose(cts, *args, **params):
 
 
 def _while_batch(values, dims, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
-    size = _axis_size(values, dims)
+    size = axis_size(values, dims)
     n_cc, n_bc = cond_nconsts, body_nconsts
     batched = [d is not None for d in dims]
     b_cc, b_bc, b_carry = batched[:n_cc], batched[n_cc : n_cc + n_bc], batched[n_cc + n_bc :]

@@ -38,11 +38,10 @@ from fungrad.core import (
     eval_jaxpr,
     get_aval,
     new_primitive,
-    shape_of,
     zeros_for,
 )
 from fungrad.errors import FungradTypeError
-from fungrad.interpreters.batching import batch_flat, register_batch
+from fungrad.interpreters.batching import axis_size, batch_flat, register_batch
 from fungrad.interpreters.jvp import jvp_flat, register_jvp
 from fungrad.interpreters.partial_eval import trace_to_jaxpr
 from fungrad.interpreters.simplify_rules import register_inlinable
@@ -81,10 +80,6 @@ def _refuse_closure_tangents(kind: str, name: str, tangents: Sequence[Any]) -> N
 
 # ---------------------------------------------------------------------------------------
 # Batching helpers: run a flat callable once for a whole batch
-
-
-def _axis_size(values: Sequence[Any], dims: Sequence[int | None]) -> int:
-    return next(shape_of(v)[d] for v, d in zip(values, dims) if d is not None)
 
 
 def _one_example(aval: ShapedArray, dim: int | None) -> ShapedArray:
@@ -247,7 +242,7 @@ def _custom_jvp_call_jvp(primals, tangents, *, call_jaxpr, jvp, num_consts, name
 
 
 def _custom_jvp_call_batch(values, dims, *, call_jaxpr, jvp, num_consts, name):
-    size = _axis_size(values, dims)
+    size = axis_size(values, dims)
     outs = custom_jvp_call_p.bind(
         *values,
         call_jaxpr=batch_program(call_jaxpr, values, dims, size),
@@ -340,7 +335,7 @@ def _custom_vjp_call_jvp(primals, tangents, *, call_jaxpr, fwd, num_consts, name
 
 
 def _custom_vjp_call_batch(values, dims, *, call_jaxpr, fwd, num_consts, name):
-    size = _axis_size(values, dims)
+    size = axis_size(values, dims)
     outs = custom_vjp_call_p.bind(
         *values,
         call_jaxpr=batch_program(call_jaxpr, values, dims, size),
@@ -390,7 +385,7 @@ def _custom_lin_transpose(cts, *args, num_res, bwd, _out_avals, _forward):
 
 
 def _custom_lin_batch(values, dims, *, num_res, bwd, _out_avals, _forward):
-    size = _axis_size(values, dims)
+    size = axis_size(values, dims)
     outs = custom_lin_p.bind(
         *values,
         num_res=num_res,

@@ -16,6 +16,7 @@ import numpy as np
 from fungrad.core import ShapedArray, new_primitive, shape_of
 from fungrad.errors import ShapeError
 from fungrad.primitives.builders import (
+    axis_size,
     defjvp,
     move_batch_dim,
     register_batch,
@@ -216,7 +217,7 @@ def _block_order(n_adv: int, before: int, total: int) -> tuple[int, ...]:
 def _gather_batch(values, dims, index):
     x, arrays = values[0], tuple(values[1:])
     dx, array_dims = dims[0], tuple(dims[1:])
-    size = next(shape_of(v)[d] for v, d in zip(values, dims) if d is not None)
+    size = axis_size(values, dims)
     if not index.has_arrays:
         return gather(to_front(x, dx), index=StaticIndex((slice(None), *index.entries))), 0
     if dx is None:
@@ -237,7 +238,7 @@ def _gather_batch(values, dims, index):
 def _scatter_add_batch(values, dims, index, shape):
     ct, arrays = values[0], tuple(values[1:])
     dct, array_dims = dims[0], tuple(dims[1:])
-    size = next(shape_of(v)[d] for v, d in zip(values, dims) if d is not None)
+    size = axis_size(values, dims)
     out_shape = (size, *shape)
     if not index.has_arrays:
         entries = StaticIndex((slice(None), *index.entries))

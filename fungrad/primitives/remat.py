@@ -28,9 +28,8 @@ from fungrad.core import (
     Zero,
     eval_jaxpr,
     new_primitive,
-    shape_of,
 )
-from fungrad.interpreters.batching import register_batch
+from fungrad.interpreters.batching import axis_size, register_batch
 from fungrad.interpreters.jvp import register_jvp
 from fungrad.interpreters.partial_eval import register_partial_eval
 from fungrad.interpreters.subprograms import (
@@ -268,7 +267,7 @@ def _checkpoint_transpose(cts, *args, jaxpr, prevent_cse, policy):
 
 
 def _checkpoint_batch(values, dims, *, jaxpr, prevent_cse, policy):
-    size = next(shape_of(v)[d] for v, d in zip(values, dims) if d is not None)
+    size = axis_size(values, dims)
     batched = [d is not None for d in dims]
     new, out_batched = batch_subprogram(jaxpr, batched, size, [False] * len(jaxpr.out_avals))
     moved = [x if d is None else move_batch_dim(x, d, 0, size) for x, d in zip(values, dims)]

@@ -11,6 +11,7 @@ from fungrad import dtypes
 from fungrad.core import ShapedArray, new_primitive, shape_of
 from fungrad.errors import ShapeError
 from fungrad.primitives.builders import (
+    axis_size,
     cast_like,
     deflinear,
     is_undefined,
@@ -58,7 +59,7 @@ deflinear(concatenate_p, _concatenate_transpose)
 
 
 def _concatenate_batch(values, dims, axis):
-    size = next(shape_of(v)[d] for v, d in zip(values, dims) if d is not None)
+    size = axis_size(values, dims)
     moved = [move_batch_dim(v, d, 0, size) for v, d in zip(values, dims)]
     return concatenate(moved, axis + 1), 0
 
