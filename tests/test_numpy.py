@@ -642,3 +642,20 @@ def test_float32_is_preserved_through_numpy_functions():
         out, f_vjp = vjp(f, x)
         assert out.dtype == np.float32
         assert f_vjp(np.ones_like(out))[0].dtype == np.float32
+
+
+def test_numpy_random_is_numpys_module_and_its_samples_are_constants():
+    # Ported autograd code writes ``npr = np.random`` and samples noise for a
+    # reparameterised estimator: the samples are constants, the parameters are not.
+    assert fnp.random is np.random
+    eps = fnp.random.default_rng(0).standard_normal(1000)
+
+    def expected_square(params):
+        mu, log_sigma = params
+        return fnp.mean((mu + fnp.exp(log_sigma) * eps) ** 2)
+
+    mu, log_sigma = 0.3, -0.5
+    d_mu, d_log_sigma = grad(expected_square)((mu, log_sigma))
+    sigma = np.exp(log_sigma)
+    assert np.isclose(d_mu, np.mean(2 * (mu + sigma * eps)))
+    assert np.isclose(d_log_sigma, np.mean(2 * (mu + sigma * eps) * sigma * eps))

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numpy import (  # dtypes and constants, re-exported
+from numpy import (  # dtypes and constants, and NumPy's random module, re-exported
     bool_,
     complex64,
     complex128,
@@ -30,6 +30,7 @@ from numpy import (  # dtypes and constants, re-exported
     nan,
     newaxis,
     pi,
+    random,  # as autograd users write npr = np.random: samples are constants
     uint8,
 )
 
@@ -89,7 +90,7 @@ __all__ = [
     # indexing
     "take", "take_along_axis",
     # other
-    "astype", "stop_gradient", "linalg",
+    "astype", "stop_gradient", "linalg", "random",
 ]  # fmt: skip
 
 
@@ -1050,13 +1051,24 @@ def _with_numpy_results(fn: Any) -> Any:
     return numpy_function
 
 
+# ---------------------------------------------------------------------------------------
+# Families kept in modules of their own. Their public names are this module's: they
+# join ``__all__`` and are wrapped below like the functions defined here.
+
+from fungrad.numpy import _math, _reductions, _shapes, _updates  # noqa: E402
+
+for _module in (_math, _reductions, _shapes, _updates):
+    for _name in _module.__all__:
+        globals()[_name] = getattr(_module, _name)
+    __all__ += _module.__all__
+
 # Every public function of this module returns NumPy's types. The operators of traced
 # values use the unwrapped functions (``__wrapped__``): ``x * 2.0`` of a Python float x
 # is a Python float, and stays weakly typed when x is traced.
-_RESULT_AS_IS = {"shape", "ndim", "size", "result_type", "array", "asarray", "linalg"}
+_RESULT_AS_IS = {"shape", "ndim", "size", "result_type", "array", "asarray", "linalg", "random"}
 for _name in set(__all__) - _RESULT_AS_IS:
     _fn = globals()[_name]
-    if getattr(_fn, "__module__", None) == __name__:
+    if getattr(_fn, "__module__", "").startswith(__name__):
         globals()[_name] = _with_numpy_results(_fn)
 
 from fungrad.numpy import _methods, linalg  # noqa: E402,F401  (installs tracer methods)

@@ -6,7 +6,8 @@ writers use), then the families, which import both. ``call`` holds the call
 primitive ``jit``, whose params carry a program; ``control_flow`` the
 higher-order primitives ``cond``, ``scan`` and ``while``, ``remat`` the
 checkpoint primitive, and ``custom`` the calls behind custom derivatives
-(fungrad/custom_derivatives.py).
+(fungrad/custom_derivatives.py). ``factorizations`` holds solves and matrix
+factorizations, ``special`` the special functions NumPy lacks.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from fungrad.primitives import (  # noqa: F401
     creation,
     custom,
     elementwise,
+    factorizations,
     indexing,
     linalg,
     reductions,
     remat,
     shape,
+    special,
     structural,
 )
