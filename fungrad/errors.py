@@ -22,6 +22,10 @@ class ShapeError(FungradValueError):
     """A primitive was applied to operands whose shapes do not fit together."""
 
 
+class IndexShapeError(ShapeError, IndexError):
+    """An index does not fit the array it indexes (NumPy raises ``IndexError``)."""
+
+
 class ConcretizationError(FungradTypeError):
     """Python needed a concrete value (``if``, ``int()``, indexing) but the value is abstract."""
 

@@ -43,11 +43,9 @@ def log_sigmoid(x: Array) -> Array:
 
 
 def logsumexp(x: Array, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Array:
-    """``log(sum(exp(x)))`` over ``axis``, shifted by the maximum so it cannot overflow."""
-    shift = fnp.max(stop_gradient(x), axis=axis, keepdims=True)
-    shift = fnp.where(fnp.isfinite(shift), shift, 0.0)
-    out = fnp.log(fnp.sum(fnp.exp(x - shift), axis=axis, keepdims=True)) + shift
-    return out if keepdims else fnp.squeeze(out, axis=axis)
+    """``log(sum(exp(x)))`` over ``axis``, shifted by the maximum so it cannot overflow
+    (``fungrad.numpy.logsumexp``, which also takes SciPy's weights ``b``)."""
+    return fnp.logsumexp(x, axis=axis, keepdims=keepdims)
 
 
 def log_softmax(x: Array, axis: int = -1) -> Array:

@@ -202,7 +202,9 @@ def test_binary_cross_entropy_with_logits_matches_a_stable_reference(z, y):
     assert value == pytest.approx(reference, rel=1e-9, abs=1e-9)
 
 
-@given(st.floats(-30.0, 30.0), st.floats(0.05, 0.95))
+# Moderate: beyond |z| ~ 15, 1 - sigmoid(z) keeps too few digits for the naive formula
+# to be a reference at rel=1e-6 (at z = 27 it is off by 2e-5).
+@given(st.floats(-15.0, 15.0), st.floats(0.05, 0.95))
 def test_binary_cross_entropy_with_logits_matches_the_naive_formula_at_moderate_logits(z, y):
     s = 1.0 / (1.0 + math.exp(-z))
     naive = -(y * math.log(s) + (1 - y) * math.log(1 - s))

@@ -659,3 +659,9 @@ def test_numpy_random_is_numpys_module_and_its_samples_are_constants():
     sigma = np.exp(log_sigma)
     assert np.isclose(d_mu, np.mean(2 * (mu + sigma * eps)))
     assert np.isclose(d_log_sigma, np.mean(2 * (mu + sigma * eps) * sigma * eps))
+
+
+def test_like_constructors_accept_nested_lists():
+    assert fnp.full_like([1, 2], 3).tolist() == [3, 3]
+    assert fnp.zeros_like([1.0, 2.0]).dtype == np.float64
+    assert fnp.ones_like([[1]]).dtype == np.asarray([[1]]).dtype

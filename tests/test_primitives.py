@@ -121,7 +121,7 @@ def recast(row: Row, case: Case, dtype: np.dtype) -> Case:
     if row.recast is not None:
         return row.recast(case, dtype)
     args = tuple(a.astype(dtype) if a.dtype.kind == "f" else a for a in case.args)
-    return Case(args, case.params, case.note)
+    return Case(args, case.params, case.note, case.result)
 
 
 def restrict(row: Row, case: Case, which: tuple[int, ...]) -> tuple[Callable, tuple]:

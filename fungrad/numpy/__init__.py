@@ -36,7 +36,13 @@ from numpy import (  # dtypes and constants, and NumPy's random module, re-expor
 
 import fungrad.primitives  # noqa: F401  (registers the primitives)
 from fungrad.core import Tracer, _state
-from fungrad.errors import AxisError, ConcretizationError, FungradTypeError, FungradValueError
+from fungrad.errors import (
+    AxisError,
+    ConcretizationError,
+    FungradTypeError,
+    FungradValueError,
+    IndexShapeError,
+)
 from fungrad.primitives import elementwise as ew
 from fungrad.primitives.indexing import ARRAY, StaticIndex, gather
 from fungrad.primitives.linalg import dot_general
@@ -67,8 +73,8 @@ __all__ = [
     # array properties
     "shape", "ndim", "size", "result_type",
     # creation
-    "array", "asarray", "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
-    "identity", "zeros_like", "ones_like", "full_like",
+    "array", "asarray", "zeros", "ones", "empty", "arange", "eye", "identity", "zeros_like",
+    "ones_like",
     # arithmetic
     "add", "subtract", "multiply", "divide", "true_divide", "floor_divide", "remainder",
     "mod", "divmod", "negative", "power", "square", "reciprocal", "maximum", "minimum",
@@ -78,7 +84,7 @@ __all__ = [
     "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
     # logic
     "less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "logical_and",
-    "logical_or", "logical_xor", "logical_not", "isfinite", "where",
+    "logical_or", "logical_xor", "logical_not", "isfinite",
     # reductions
     "sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin",
     # shapes
@@ -106,7 +112,7 @@ def _operand(x: ArrayLike) -> Any:
     if isinstance(x, (Tracer, np.ndarray, float, int, bool, complex, np.generic)):
         return x
     if isinstance(x, (list, tuple)):
-        if any(isinstance(v, Tracer) for v in _flat_items(x)):
+        if builtins.any(isinstance(v, Tracer) for v in _flat_items(x)):
             return array(x)
         return np.asarray(x)
     raise FungradTypeError(
@@ -146,7 +152,7 @@ def array(object: Any, dtype: Any = None) -> Any:
     """Like ``np.array``; nested lists may contain traced values."""
     if isinstance(object, Tracer):
         return object if dtype is None else astype(object, dtype)
-    if isinstance(object, (list, tuple)) and any(
+    if isinstance(object, (list, tuple)) and builtins.any(
         isinstance(v, Tracer) for v in _flat_items(object)
     ):
         return stack([array(v, dtype) for v in object])
@@ -155,7 +161,8 @@ def array(object: Any, dtype: Any = None) -> Any:
 
 def asarray(a: Any, dtype: Any = None) -> Any:
     if isinstance(a, Tracer) or (
-        isinstance(a, (list, tuple)) and any(isinstance(v, Tracer) for v in _flat_items(a))
+        isinstance(a, (list, tuple))
+        and builtins.any(isinstance(v, Tracer) for v in _flat_items(a))
     ):
         return array(a, dtype)
     return np.asarray(a, dtype=dtype)
@@ -163,10 +170,8 @@ def asarray(a: Any, dtype: Any = None) -> Any:
 
 zeros = np.zeros
 ones = np.ones
-full = np.full
 empty = np.zeros  # no uninitialised memory: a traced program must be deterministic
 arange = np.arange
-linspace = np.linspace
 eye = np.eye
 identity = np.identity
 
@@ -179,12 +184,10 @@ def ones_like(a: ArrayLike, dtype: Any = None) -> np.ndarray:
     return np.ones(shape(a), dtype=dtype or _dtype(a))
 
 
-def full_like(a: ArrayLike, fill_value: Any, dtype: Any = None) -> np.ndarray:
-    return np.full(shape(a), fill_value, dtype=dtype or _dtype(a))
-
-
 def _dtype(a: ArrayLike) -> np.dtype:
-    return a.dtype if isinstance(a, Tracer) else np.result_type(a)
+    if isinstance(a, Tracer):
+        return a.dtype
+    return np.asarray(a).dtype if isinstance(a, (list, tuple)) else np.result_type(a)
 
 
 # ---------------------------------------------------------------------------------------
@@ -355,20 +358,18 @@ around = round
 
 
 def log2(x: ArrayLike) -> Any:
-    return ew.div(ew.log(_operand(x)), float(np.log(2.0)))
+    """Base-2 logarithm, as ``numpy.log2``."""
+    return ew.log2(_operand(x))
 
 
 def log10(x: ArrayLike) -> Any:
-    return ew.div(ew.log(_operand(x)), float(np.log(10.0)))
+    """Base-10 logarithm, as ``numpy.log10``."""
+    return ew.log10(_operand(x))
 
 
 def exp2(x: ArrayLike) -> Any:
     """``2 ** x``, as ``numpy.exp2``."""
-    x = _operand(x)
-    dtype = _dtype(x)
-    if dtype.kind in "biu" and type(x) is not int:
-        x = _convert(x, np.exp2(np.zeros((), dtype)).dtype)  # int8 -> float16
-    return ew.exp(ew.mul(x, float(np.log(2.0))))
+    return ew.exp2(_operand(x))
 
 
 def logaddexp(x: ArrayLike, y: ArrayLike) -> Any:
@@ -511,9 +512,13 @@ def var(
     axes = _normalize_axes(axis, ndim(a), "var")
     count = int(np.prod([shape(a)[i] for i in axes], dtype=np.int64))
     centered = ew.sub(a, mean(a, axis=axes, keepdims=True))
-    return ew.div(
-        sum(ew.mul(centered, centered), axis=axes, keepdims=keepdims), float(count - ddof)
-    )
+    if _dtype(centered).kind == "c":  # |x - mean|², as NumPy: a real variance
+        re, im = ew.real(centered), ew.imag(centered)
+        squares = ew.add(ew.mul(re, re), ew.mul(im, im))
+    else:
+        squares = ew.mul(centered, centered)
+    # NumPy divides by max(N - ddof, 0): no degrees of freedom left gives inf or nan.
+    return ew.div(sum(squares, axis=axes, keepdims=keepdims), float(builtins.max(count - ddof, 0)))
 
 
 def std(
@@ -665,7 +670,7 @@ def broadcast_to(a: ArrayLike, shape_: Sequence[int]) -> Any:
     target = tuple(shape_)
     if shape(a) == target:
         return a
-    if len(target) < ndim(a) or any(
+    if len(target) < ndim(a) or builtins.any(
         d not in (1, t) for d, t in zip(reversed(shape(a)), reversed(target))
     ):
         raise FungradValueError(f"broadcast_to: cannot broadcast shape {shape(a)} to {target}")
@@ -856,6 +861,7 @@ def getitem(x: ArrayLike, index: Any) -> Any:
     x = _operand(x)
     if not isinstance(index, tuple):
         index = (index,)
+    _check_masks(index, shape(x))
     entries: list[Any] = []
     arrays: list[Any] = []
     new_axes: list[int] = []  # entries that index an axis inserted for a scalar boolean
@@ -886,6 +892,37 @@ def getitem(x: ArrayLike, index: Any) -> Any:
     if new_axes:
         x = expand_dims(x, _inserted_axes(entries, new_axes, ndim(x) + len(new_axes)))
     return gather(x, *arrays, index=StaticIndex(tuple(entries)))
+
+
+def _check_masks(index: tuple, x_shape: tuple[int, ...]) -> None:
+    """NumPy's IndexError for a boolean mask whose shape is not that of the axes it indexes."""
+    spans = []  # (item, how many axes of x it indexes)
+    for item in index:
+        if item is None or item is Ellipsis or _scalar_mask(item) is not None:
+            spans.append((item, 0))
+        elif isinstance(item, (Tracer, np.ndarray)) and item.dtype.kind == "b":
+            spans.append((item, item.ndim))
+        elif isinstance(item, (list, tuple)) and not builtins.any(
+            isinstance(v, Tracer) for v in _flat_items(item)
+        ):
+            arr = np.asarray(item)
+            spans.append((arr, arr.ndim if arr.dtype.kind == "b" else 1))
+        else:
+            spans.append((item, 1))
+    ellipsis_axes = len(x_shape) - builtins.sum(n for _, n in spans)
+    axis = 0
+    for item, n in spans:
+        if item is Ellipsis:
+            axis += ellipsis_axes
+            continue
+        mask_shape = tuple(item.shape) if n and getattr(item, "dtype", None) == np.bool_ else None
+        if mask_shape is not None and tuple(x_shape[axis : axis + n]) != mask_shape:
+            raise IndexShapeError(
+                f"boolean index of shape {mask_shape} does not match the axes "
+                f"{tuple(range(axis, axis + n))} of an array of shape {x_shape} it indexes "
+                f"(of sizes {tuple(x_shape[axis : axis + n])})"
+            )
+        axis += n
 
 
 def _scalar_mask(item: Any) -> bool | None:
@@ -944,6 +981,8 @@ def _add_array_index(item: Any, entries: list[Any], arrays: list[Any]) -> None:
         arrays.append(item)
         return
     arr = np.asarray(item)
+    if arr.size == 0 and isinstance(item, (list, tuple)):
+        arr = arr.astype(np.intp)  # NumPy reads an empty list as an empty integer index
     if arr.dtype.kind == "b":
         for idx in np.nonzero(arr):
             entries.append(ARRAY)
@@ -988,7 +1027,7 @@ def take_along_axis(arr: ArrayLike, indices: ArrayLike, axis: int | None = -1) -
             )
         arr, axis = ravel(arr), 0
     axis = _axis_index(axis, ndim(arr), "take_along_axis")
-    if ndim(indices) != ndim(arr) or any(
+    if ndim(indices) != ndim(arr) or builtins.any(
         i != axis and d not in (1, n) for i, (d, n) in enumerate(zip(shape(indices), shape(arr)))
     ):
         raise FungradValueError(
@@ -1055,9 +1094,9 @@ def _with_numpy_results(fn: Any) -> Any:
 # Families kept in modules of their own. Their public names are this module's: they
 # join ``__all__`` and are wrapped below like the functions defined here.
 
-from fungrad.numpy import _math, _reductions, _shapes, _updates  # noqa: E402
+from fungrad.numpy import _einsum, _math, _reductions, _shapes, _updates  # noqa: E402
 
-for _module in (_math, _reductions, _shapes, _updates):
+for _module in (_math, _reductions, _shapes, _einsum, _updates):
     for _name in _module.__all__:
         globals()[_name] = getattr(_module, _name)
     __all__ += _module.__all__
@@ -1065,7 +1104,10 @@ for _module in (_math, _reductions, _shapes, _updates):
 # Every public function of this module returns NumPy's types. The operators of traced
 # values use the unwrapped functions (``__wrapped__``): ``x * 2.0`` of a Python float x
 # is a Python float, and stays weakly typed when x is traced.
-_RESULT_AS_IS = {"shape", "ndim", "size", "result_type", "array", "asarray", "linalg", "random"}
+_RESULT_AS_IS = {
+    *("shape", "ndim", "size", "result_type", "array", "asarray", "linalg", "random"),
+    *("allclose", "array_equal"),  # Python bools, as NumPy's
+}
 for _name in set(__all__) - _RESULT_AS_IS:
     _fn = globals()[_name]
     if getattr(_fn, "__module__", "").startswith(__name__):

@@ -100,6 +100,20 @@ _METHODS = {
     "clip": fnp.clip,
     "swapaxes": fnp.swapaxes,
     "round": fnp.round,
+    "prod": fnp.prod,
+    "cumsum": fnp.cumsum,
+    "cumprod": fnp.cumprod,
+    "any": fnp.any,
+    "all": fnp.all,
+    "argsort": fnp.argsort,  # not sort: NumPy's ndarray.sort sorts in place
+    "trace": fnp.trace,
+    "diagonal": fnp.diagonal,
+    "repeat": fnp.repeat,
+    "take": fnp.take,
+    "nonzero": fnp.nonzero,
+    "conj": fnp.conj,
+    "conjugate": fnp.conjugate,
+    "copy": fnp.copy,
 }
 
 for _name, _fn in {**_OPERATORS, **_METHODS}.items():
@@ -132,3 +146,7 @@ Tracer.ufunc_overrides.update(
 )
 Tracer.__hash__ = None  # type: ignore[assignment]  # == is elementwise, as in NumPy
 Tracer.T = property(lambda self: fnp.transpose(self))  # type: ignore[attr-defined]
+Tracer.real = property(lambda self: fnp.real(self))  # type: ignore[attr-defined]
+Tracer.imag = property(lambda self: fnp.imag(self))  # type: ignore[attr-defined]
+# JAX's functional index updates: x.at[idx].set(y), .add(y), ..., .get() (see _updates.py).
+Tracer.at = property(lambda self: fnp.at(self))  # type: ignore[attr-defined]

@@ -21,14 +21,17 @@ from fungrad import dtypes
 from fungrad.core import (
     Primitive,
     ShapedArray,
+    Zero,
     add,
     add_p,
     broadcast_shapes,
     broadcasting_abstract_eval,
+    get_aval,
     new_primitive,
     ufunc_result_dtype,
 )
 from fungrad.errors import ShapeError
+from fungrad.interpreters.jvp import check_real_tangent
 from fungrad.primitives.builders import (
     defbilinear,
     defbroadcasting,
@@ -37,6 +40,7 @@ from fungrad.primitives.builders import (
     defvectorized,
     is_undefined,
     register_identity,
+    register_jvp,
     register_transpose,
     require_constant,
     unbroadcast,
@@ -243,6 +247,41 @@ def log(x: Any) -> Any:
 defjvp(log_p, lambda t, ans, x: div(t, x))
 
 
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+
+# exp2, log2, log10 as NumPy computes them (exact at powers of two and ten), rather than
+# through exp and log with a rounded constant.
+exp2_p = unary_elementwise("exp2", np.exp2)
+
+
+def exp2(x: Any) -> Any:
+    return exp2_p.bind(x)
+
+
+defjvp(exp2_p, lambda t, ans, x: mul(t, mul(ans, _LN2)))
+
+
+log2_p = unary_elementwise("log2", np.log2)
+
+
+def log2(x: Any) -> Any:
+    return log2_p.bind(x)
+
+
+defjvp(log2_p, lambda t, ans, x: div(t, mul(x, _LN2)))
+
+
+log10_p = unary_elementwise("log10", np.log10)
+
+
+def log10(x: Any) -> Any:
+    return log10_p.bind(x)
+
+
+defjvp(log10_p, lambda t, ans, x: div(t, mul(x, _LN10)))
+
+
 log1p_p = unary_elementwise("log1p", np.log1p)
 
 
@@ -388,6 +427,51 @@ def logistic(x: Any) -> Any:
 
 defjvp(logistic_p, lambda t, ans, x: mul(t, mul(ans, sub(1.0, ans))))
 
+
+arcsinh_p = unary_elementwise("arcsinh", np.arcsinh)
+
+
+def arcsinh(x: Any) -> Any:
+    return arcsinh_p.bind(x)
+
+
+# 1 / sqrt(x^2 + 1), with hypot so that x^2 cannot overflow.
+defjvp(arcsinh_p, lambda t, ans, x: div(t, hypot(x, 1.0)))
+
+
+arccosh_p = unary_elementwise("arccosh", np.arccosh)
+
+
+def arccosh(x: Any) -> Any:
+    return arccosh_p.bind(x)
+
+
+# 1 / sqrt(x^2 - 1), as sqrt(x - 1) * sqrt(x + 1): accurate near 1, no overflow. At
+# x == 1 it is inf (the slope is vertical there), and NaN below 1, outside the domain.
+defjvp(arccosh_p, lambda t, ans, x: div(t, mul(sqrt(sub(x, 1.0)), sqrt(add(x, 1.0)))))
+
+
+arctanh_p = unary_elementwise("arctanh", np.arctanh)
+
+
+def arctanh(x: Any) -> Any:
+    return arctanh_p.bind(x)
+
+
+defjvp(arctanh_p, lambda t, ans, x: div(t, mul(sub(1.0, x), add(1.0, x))))
+
+
+cbrt_p = unary_elementwise("cbrt", np.cbrt)
+
+
+def cbrt(x: Any) -> Any:
+    return cbrt_p.bind(x)
+
+
+# d/dx x^(1/3) = 1 / (3 cbrt(x)^2): defined for negative x too; at 0 it is inf (the
+# tangent line is vertical), so a tangent t gives t * inf there (NaN for t == 0).
+defjvp(cbrt_p, lambda t, ans, x: mul(t, div(1.0 / 3.0, mul(ans, ans))))
+
 # ---------------------------------------------------------------------------------------
 # Piecewise-constant functions: derivative zero almost everywhere.
 
@@ -423,6 +507,14 @@ def round(x: Any) -> Any:
     return round_p.bind(x)
 
 
+trunc_p = unary_elementwise("trunc", np.trunc)
+zero_jvp(trunc_p)
+
+
+def trunc(x: Any) -> Any:
+    return trunc_p.bind(x)
+
+
 # ---------------------------------------------------------------------------------------
 # floor_divide and mod: NumPy's ``//`` and ``%`` (the remainder takes the divisor's sign),
 # exact for integers. x // y is piecewise constant; x % y = x - (x // y) * y has slope 1
@@ -449,6 +541,21 @@ defjvp(
     lambda t, ans, x, y: neg(mul(t, floor_divide(x, y))),
 )
 
+# fmod: C's remainder, with the sign of x: x - trunc(x / y) * y. The quotient
+# (x - ans) / y is an integer up to rounding, and round gives it exactly.
+fmod_p = nary_elementwise("fmod", np.fmod)
+
+
+def fmod(x: Any, y: Any) -> Any:
+    return fmod_p.bind(x, y)
+
+
+defjvp(
+    fmod_p,
+    lambda t, ans, x, y: t,
+    lambda t, ans, x, y: neg(mul(t, round(div(sub(x, ans), y)))),
+)
+
 # ---------------------------------------------------------------------------------------
 # logaddexp: log(exp(x) + exp(y)) without overflow; softplus is logaddexp(x, 0).
 
@@ -463,6 +570,61 @@ defjvp(
     logaddexp_p,
     lambda t, ans, x, y: mul(t, exp(sub(x, ans))),
     lambda t, ans, x, y: mul(t, exp(sub(y, ans))),
+)
+
+logaddexp2_p = nary_elementwise("logaddexp2", np.logaddexp2)
+
+
+def logaddexp2(x: Any, y: Any) -> Any:
+    return logaddexp2_p.bind(x, y)
+
+
+defjvp(
+    logaddexp2_p,
+    lambda t, ans, x, y: mul(t, exp(mul(sub(x, ans), _LN2))),
+    lambda t, ans, x, y: mul(t, exp(mul(sub(y, ans), _LN2))),
+)
+
+# ---------------------------------------------------------------------------------------
+# arctan2 and hypot: the angle and the length of the point (x2, x1) / (x, y).
+
+arctan2_p = nary_elementwise("arctan2", np.arctan2)
+
+
+def arctan2(y: Any, x: Any) -> Any:
+    return arctan2_p.bind(y, x)
+
+
+def _squared_norm(y, x):
+    return add(mul(y, y), mul(x, x))
+
+
+# d atan2(y, x) = (x dy - y dx) / (x^2 + y^2): NaN at the origin, where the angle jumps.
+defjvp(
+    arctan2_p,
+    lambda t, ans, y, x: mul(t, div(x, _squared_norm(y, x))),
+    lambda t, ans, y, x: neg(mul(t, div(y, _squared_norm(y, x)))),
+)
+
+hypot_p = nary_elementwise("hypot", np.hypot)
+
+
+def hypot(x: Any, y: Any) -> Any:
+    return hypot_p.bind(x, y)
+
+
+def _hypot_partial(t, ans, x):
+    # x / hypot(x, y): no squares, so no overflow. At the origin, the kink of the norm,
+    # every derivative is taken as 0 (as abs'(0) is): the select keeps the other branch
+    # out of higher derivatives, and the safe denominator keeps 0/0 out of reverse mode.
+    at_origin = eq(ans, 0.0)
+    return mul(t, select(at_origin, 0.0, div(x, select(at_origin, 1.0, ans))))
+
+
+defjvp(
+    hypot_p,
+    lambda t, ans, x, y: _hypot_partial(t, ans, x),
+    lambda t, ans, x, y: _hypot_partial(t, ans, y),
 )
 
 # ---------------------------------------------------------------------------------------
@@ -500,6 +662,34 @@ defjvp(
     lambda t, ans, x, y: mul(t, _share(y, ans, x)),
 )
 
+# fmax / fmin ignore a NaN operand (NumPy's): the result, and its derivative, is the
+# other operand's; NaN (with a zero derivative) only where both are NaN. Ties split.
+fmax_p = nary_elementwise("fmax", np.fmax)
+
+
+def fmax(x: Any, y: Any) -> Any:
+    return fmax_p.bind(x, y)
+
+
+defjvp(
+    fmax_p,
+    lambda t, ans, x, y: mul(t, _share(x, ans, y)),
+    lambda t, ans, x, y: mul(t, _share(y, ans, x)),
+)
+
+fmin_p = nary_elementwise("fmin", np.fmin)
+
+
+def fmin(x: Any, y: Any) -> Any:
+    return fmin_p.bind(x, y)
+
+
+defjvp(
+    fmin_p,
+    lambda t, ans, x, y: mul(t, _share(x, ans, y)),
+    lambda t, ans, x, y: mul(t, _share(y, ans, x)),
+)
+
 # ---------------------------------------------------------------------------------------
 # Comparisons and logic: boolean outputs, no derivative.
 
@@ -525,6 +715,12 @@ not_p = unary_elementwise("not", np.logical_not)
 zero_jvp(not_p)
 isfinite_p = unary_elementwise("isfinite", np.isfinite)
 zero_jvp(isfinite_p)
+isnan_p = unary_elementwise("isnan", np.isnan)
+zero_jvp(isnan_p)
+isinf_p = unary_elementwise("isinf", np.isinf)
+zero_jvp(isinf_p)
+signbit_p = unary_elementwise("signbit", np.signbit)
+zero_jvp(signbit_p)
 
 
 def lt(x: Any, y: Any) -> Any:
@@ -636,6 +832,101 @@ def _select_transpose(ct, pred, on_true, on_false):
 
 register_transpose(select_p, _select_transpose)
 defbroadcasting(select_p)
+
+# ---------------------------------------------------------------------------------------
+# heaviside: 0 below zero, 1 above, x2 at zero. Its derivative is in x2 alone, where
+# x1 == 0 (in x1 it is piecewise constant).
+
+heaviside_p = nary_elementwise("heaviside", np.heaviside)
+
+
+def heaviside(x1: Any, x2: Any) -> Any:
+    return heaviside_p.bind(x1, x2)
+
+
+defjvp(heaviside_p, None, lambda t, ans, x1, x2: select(eq(x1, 0.0), t, 0.0))
+
+# copysign(x, y) = |x| with y's sign: slope sign(x) * (+-1 by y's sign bit) in x, which
+# is 0 at x == 0, the kink (as abs'(0) is); piecewise constant in y.
+copysign_p = nary_elementwise("copysign", np.copysign)
+
+
+def copysign(x: Any, y: Any) -> Any:
+    return copysign_p.bind(x, y)
+
+
+def _copysign_jvp(t, ans, x, y):
+    slope = mul(t, sign(x))
+    return select(signbit_p.bind(y), neg(slope), slope)
+
+
+defjvp(copysign_p, _copysign_jvp, None)
+
+# ---------------------------------------------------------------------------------------
+# real, imag, conj: of any dtype, as NumPy's. Of a real value they are the identity,
+# zeros and the identity, with those derivatives; fungrad does not differentiate
+# complex values, so a tangent of a complex operand raises (check_real_tangent).
+
+
+def _part(name: str, fn: Callable) -> Primitive:
+    prim = new_primitive(name)
+    prim.impl = fn
+    prim.abstract_eval = lambda x: ShapedArray(
+        x.shape, np.asarray(fn(np.ones((), x.dtype))).dtype, x.weak_type
+    )
+    defvectorized(prim)
+    return prim
+
+
+def _part_jvp(prim: Primitive, real_rule: Callable) -> None:
+    def rule(primals, tangents):
+        (x,), (t,) = primals, tangents
+        ans = prim.bind(x)
+        if type(t) is Zero:
+            return ans, Zero(get_aval(ans))
+        check_real_tangent(get_aval(x).dtype)
+        return ans, real_rule(t, ans)
+
+    register_jvp(prim, rule)
+
+
+def _imag_impl(x):
+    # np.imag of a real array is a read-only array of zeros: give a fresh one.
+    if isinstance(x, np.ndarray) and x.dtype.kind != "c":
+        return np.zeros_like(x)
+    return np.imag(x)
+
+
+real_p = _part("real", np.real)
+
+
+def real(x: Any) -> Any:
+    return real_p.bind(x)
+
+
+_part_jvp(real_p, lambda t, ans: t)
+register_transpose(real_p, lambda ct, x: (ct,))  # reached for real operands only
+register_identity(real_p, lambda avals, consts: None if avals[0].dtype.kind == "c" else 0)
+
+imag_p = _part("imag", _imag_impl)
+
+
+def imag(x: Any) -> Any:
+    return imag_p.bind(x)
+
+
+_part_jvp(imag_p, lambda t, ans: Zero(get_aval(ans)))
+
+conj_p = _part("conj", np.conjugate)
+
+
+def conj(x: Any) -> Any:
+    return conj_p.bind(x)
+
+
+_part_jvp(conj_p, lambda t, ans: t)
+register_transpose(conj_p, lambda ct, x: (ct,))  # reached for real operands only
+register_identity(conj_p, lambda avals, consts: None if avals[0].dtype.kind == "c" else 0)
 
 # ---------------------------------------------------------------------------------------
 # stop_gradient

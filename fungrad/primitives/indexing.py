@@ -13,18 +13,24 @@ from typing import Any
 
 import numpy as np
 
-from fungrad.core import ShapedArray, new_primitive, shape_of
-from fungrad.errors import ShapeError
+from fungrad.core import ShapedArray, Tracer, Zero, get_aval, new_primitive, shape_of
+from fungrad.errors import ConcretizationError, FungradValueError, ShapeError
+from fungrad.primitives import elementwise as ew
 from fungrad.primitives.builders import (
+    UndefinedPrimal,
     axis_size,
+    broadcast_tangent,
     defjvp,
     move_batch_dim,
     register_batch,
+    register_jvp,
     register_transpose,
     require_constant,
     to_front,
+    unbroadcast,
 )
-from fungrad.primitives.structural import reshape, transpose
+from fungrad.primitives.structural import broadcast_to, reshape, transpose
+from fungrad.primitives.structural import convert_element_type as _convert
 
 
 class _ArraySlot:
@@ -254,3 +260,320 @@ def _scatter_add_batch(values, dims, index, shape):
 
 register_batch(gather_p, _gather_batch)
 register_batch(scatter_add_p, _scatter_add_batch)
+
+
+# ---------------------------------------------------------------------------------------
+# Scatters with an operand: ``x.at[idx].set/multiply/min/max`` (fungrad/numpy/_updates.py).
+#
+# They work on flat positions: ``x`` has shape ``(*batch, n)``, ``positions`` (integers)
+# and ``updates`` have shape ``(*batch, m)``, the batch dimensions of the three
+# broadcasting together (equal ranks). Row ``b`` of the result is row ``b`` of ``x`` with
+# ``updates[b, j]`` combined into element ``positions[b, j]``; a position outside
+# ``[0, n)`` is dropped (JAX's FILL_OR_DROP). Any NumPy index of any array becomes flat
+# positions (an integer gather of ``arange``), and the batch dimensions make batching a
+# matter of adding one in front. ``updates`` have ``x``'s dtype.
+#
+# - ``scatter``: set; with repeated positions the last update wins (as NumPy's
+#   ``x[idx] = y`` in practice). Linear jointly in ``x`` and ``updates``.
+# - ``scatter_mul``: repeated positions multiply. Linear in ``x``; its derivative in the
+#   updates needs unique positions (checked when they are concrete, or promised with
+#   ``unique_indices=True``), as in JAX.
+# - ``scatter_min``/``scatter_max``: repeated positions reduce; the derivative goes to
+#   the element that attains the result, split evenly among ties.
+
+
+def _scatter_abstract_eval(name):
+    def abstract_eval(x, positions, updates, **params):
+        if positions.dtype.kind not in "iu":
+            raise ShapeError(f"{name}: positions must be integers, got {positions.str_short()}")
+        if not (x.ndim == positions.ndim == updates.ndim >= 1):
+            raise ShapeError(
+                f"{name}: operand, positions and updates need equal ranks (at least 1), got "
+                f"{x.str_short()}, {positions.str_short()} and {updates.str_short()}"
+            )
+        if positions.shape[-1] != updates.shape[-1] or updates.dtype != x.dtype:
+            raise ShapeError(
+                f"{name}: updates {updates.str_short()} must match positions "
+                f"{positions.str_short()} in their last dimension and have the operand's "
+                f"dtype {x.str_short()}"
+            )
+        try:
+            batch = np.broadcast_shapes(x.shape[:-1], positions.shape[:-1], updates.shape[:-1])
+        except ValueError:
+            raise ShapeError(
+                f"{name}: batch dimensions of {x.shape}, {positions.shape} and "
+                f"{updates.shape} do not broadcast"
+            ) from None
+        return ShapedArray((*batch, x.shape[-1]), x.dtype, x.weak_type)
+
+    return abstract_eval
+
+
+def _flat_arrays(x, positions, updates):
+    """The result buffer (a copy of ``x``, broadcast) and the valid flat positions and
+    updates, in order."""
+    x, positions, updates = np.asarray(x), np.asarray(positions), np.asarray(updates)
+    n, m = x.shape[-1], positions.shape[-1]
+    batch = np.broadcast_shapes(x.shape[:-1], positions.shape[:-1], updates.shape[:-1])
+    out = np.array(np.broadcast_to(x, (*batch, n)), order="C")
+    p = np.broadcast_to(positions, (*batch, m)).astype(np.intp)
+    u = np.broadcast_to(updates, (*batch, m))
+    valid = (p >= 0) & (p < n)
+    offsets = (np.arange(int(np.prod(batch, dtype=np.int64))) * n).reshape((*batch, 1))
+    return out, (p + offsets)[valid], u[valid]
+
+
+def _scatter_set_impl(x, positions, updates):
+    out, flat, u = _flat_arrays(x, positions, updates)
+    order = np.arange(flat.size)
+    last = np.full(out.size, -1, np.intp)
+    np.maximum.at(last, flat, order)  # the last update to each position wins
+    written = np.nonzero(last >= 0)[0]
+    out.reshape(-1)[written] = u[last[written]]
+    return out
+
+
+def _ufunc_scatter_impl(ufunc):
+    def impl(x, positions, updates, **params):
+        out, flat, u = _flat_arrays(x, positions, updates)
+        ufunc.at(out.reshape(-1), flat, u)
+        return out
+
+    return impl
+
+
+scatter_p = new_primitive("scatter")
+scatter_p.impl = _scatter_set_impl
+scatter_p.abstract_eval = _scatter_abstract_eval("scatter")
+
+scatter_mul_p = new_primitive("scatter_mul")
+scatter_mul_p.impl = _ufunc_scatter_impl(np.multiply)
+scatter_mul_p.abstract_eval = _scatter_abstract_eval("scatter_mul")
+
+scatter_min_p = new_primitive("scatter_min")
+scatter_min_p.impl = _ufunc_scatter_impl(np.minimum)
+scatter_min_p.abstract_eval = _scatter_abstract_eval("scatter_min")
+
+scatter_max_p = new_primitive("scatter_max")
+scatter_max_p.impl = _ufunc_scatter_impl(np.maximum)
+scatter_max_p.abstract_eval = _scatter_abstract_eval("scatter_max")
+
+
+def scatter(x: Any, positions: Any, updates: Any) -> Any:
+    """``x`` with ``updates`` written at the flat ``positions`` (the last one wins)."""
+    return scatter_p.bind(x, positions, updates)
+
+
+def scatter_mul(x: Any, positions: Any, updates: Any, unique_indices: bool = False) -> Any:
+    """``x`` with the elements at ``positions`` multiplied by ``updates``."""
+    return scatter_mul_p.bind(x, positions, updates, unique_indices=bool(unique_indices))
+
+
+def scatter_min(x: Any, positions: Any, updates: Any) -> Any:
+    return scatter_min_p.bind(x, positions, updates)
+
+
+def scatter_max(x: Any, positions: Any, updates: Any) -> Any:
+    return scatter_max_p.bind(x, positions, updates)
+
+
+# Index arithmetic on positions, with primitives, so that traced positions work too.
+
+
+def _valid(positions: Any, n: int) -> Any:
+    return ew.and_p.bind(ew.ge(positions, 0), ew.lt(positions, n))
+
+
+def take_positions(v: Any, positions: Any) -> Any:
+    """``v[..., positions]`` row by row (``v`` of shape ``(*batch, n)``, positions of
+    shape ``(*batch, m)``, broadcasting), with invalid positions clipped into range."""
+    v_shape = shape_of(v)
+    n, k = v_shape[-1], len(v_shape) - 1
+    clipped = ew.max(ew.min(positions, n - 1), 0)
+    arrays = []
+    for i, size in enumerate(v_shape[:-1]):
+        dims = [1] * (k + 1)
+        dims[i] = size
+        arrays.append(np.arange(size).reshape(dims))
+    return gather(v, *arrays, clipped, index=StaticIndex((ARRAY,) * (k + 1)))
+
+
+def _winners(positions: Any, n: int) -> Any:
+    """True for each valid update that a ``scatter`` keeps (the last to its position)."""
+    p_shape = shape_of(positions)
+    m = p_shape[-1]
+    order = np.arange(m).reshape((1,) * (len(p_shape) - 1) + (m,))
+    last = scatter_max(np.full((1,) * (len(p_shape) - 1) + (n,), -1, np.intp), positions, order)
+    last = ew.select(_valid(positions, n), take_positions(last, positions), -1)
+    return ew.eq(last, order)
+
+
+def _row_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """One row of ``shape``: size-1 batch dimensions (they broadcast), the last kept."""
+    return (1,) * (len(shape) - 1) + shape[-1:]
+
+
+def _zeros(aval_or_value: Any) -> np.ndarray:
+    aval = getattr(aval_or_value, "aval", None) or get_aval(aval_or_value)
+    return np.zeros(aval.shape, aval.dtype)
+
+
+def _scatter_jvp(primals, tangents):
+    x, positions, updates = primals
+    tx, _, tu = tangents
+    ans = scatter(x, positions, updates)
+    if type(tx) is Zero and type(tu) is Zero:
+        return ans, Zero(get_aval(ans))
+    tx = _zeros(x) if type(tx) is Zero else tx
+    tu = _zeros(updates) if type(tu) is Zero else tu
+    return ans, scatter(tx, positions, tu)
+
+
+def _scatter_transpose(ct, x, positions, updates):
+    require_constant("scatter", positions=positions)
+    ct_x = ct_u = None
+    if type(x) is UndefinedPrimal:
+        no_updates = np.zeros(_row_shape(shape_of(positions)), ct.dtype)
+        ct_x = unbroadcast(scatter(ct, positions, no_updates), x.aval)
+    if type(updates) is UndefinedPrimal:
+        n = x.aval.shape[-1] if type(x) is UndefinedPrimal else shape_of(x)[-1]
+        keep = _winners(positions, n)
+        ct_u = unbroadcast(ew.select(keep, take_positions(ct, positions), 0.0), updates.aval)
+    return ct_x, None, ct_u
+
+
+register_jvp(scatter_p, _scatter_jvp)
+register_transpose(scatter_p, _scatter_transpose)
+
+
+def _concrete(v: Any) -> np.ndarray | None:
+    if not isinstance(v, Tracer):
+        return np.asarray(v)
+    try:
+        return np.asarray(v.to_concrete())
+    except (ConcretizationError, NotImplementedError):
+        return None
+
+
+def positions_are_unique(positions: np.ndarray, n: int) -> bool:
+    """Whether no valid position repeats within a row (concrete positions)."""
+    rows = positions.reshape(-1, positions.shape[-1]) if positions.size else positions
+    for row in rows:
+        row = row[(row >= 0) & (row < n)]
+        if np.unique(row).size != row.size:
+            return False
+    return True
+
+
+def _scatter_mul_updates_partial(t, ans, x, positions, updates, unique_indices):
+    n = shape_of(x)[-1]
+    if not unique_indices:
+        concrete = _concrete(positions)
+        if concrete is None:
+            raise FungradValueError(
+                "x.at[idx].multiply: the derivative with respect to the updates is only "
+                "exact for unique indices, and the indices here are traced, so fungrad "
+                "cannot check them. If no index repeats, pass unique_indices=True (as in "
+                "JAX); otherwise make the indices concrete (not an argument of jit or vmap)."
+            )
+        if not positions_are_unique(concrete, n):
+            raise FungradValueError(
+                "x.at[idx].multiply: the derivative with respect to the updates is not "
+                "implemented for repeated indices at the primitive scatter_mul (the "
+                "fungrad.numpy function splits concrete repeated indices into unique "
+                "rounds; use it, or make the indices unique)."
+            )
+    # unique: d out[pos_j] = x[pos_j] * t_j (dropped positions contribute nothing)
+    zeros = np.zeros(_row_shape(shape_of(ans)), get_aval(ans).dtype)
+    return scatter(zeros, positions, ew.mul(take_positions(x, positions), t))
+
+
+defjvp(
+    scatter_mul_p,
+    lambda t, ans, x, positions, updates, unique_indices: scatter_mul(
+        t, positions, updates, unique_indices
+    ),
+    None,
+    _scatter_mul_updates_partial,
+)
+
+
+def _scatter_mul_transpose(ct, x, positions, updates, unique_indices):
+    require_constant("scatter_mul", positions=positions, updates=updates)
+    ct_x = scatter_mul(ct, positions, updates, unique_indices)
+    return unbroadcast(ct_x, x.aval), None, None
+
+
+register_transpose(scatter_mul_p, _scatter_mul_transpose)
+
+
+def _extremum_jvp(prim):
+    def jvp(primals, tangents):
+        x, positions, updates = primals
+        tx, _, tu = tangents
+        ans = prim.bind(x, positions, updates)
+        if type(tx) is Zero and type(tu) is Zero:
+            return ans, Zero(get_aval(ans))
+        n = shape_of(x)[-1]
+        out_aval = get_aval(ans)
+        dtype = out_aval.dtype
+        # Who attains the result: x itself, and each valid update equal to it there.
+        x_hits = ew.eq(x, ans)
+        u_hits = ew.and_p.bind(
+            _valid(positions, n), ew.eq(updates, take_positions(ans, positions))
+        )
+        zeros = np.zeros(_row_shape(out_aval.shape), dtype)
+        u_count = scatter_add_flat(zeros, positions, _convert(u_hits, dtype))
+        count = ew.add(_convert(x_hits, dtype), u_count)
+        total = None
+        if type(tx) is not Zero:
+            total = ew.select(x_hits, tx, 0.0)
+        if type(tu) is not Zero:
+            share = scatter_add_flat(zeros, positions, ew.select(u_hits, tu, 0.0))
+            total = share if total is None else ew.add(total, share)
+        return ans, broadcast_tangent(ew.div(total, count), ans)
+
+    return jvp
+
+
+def scatter_add_flat(x: Any, positions: Any, updates: Any) -> Any:
+    """``x`` plus ``updates`` added at the flat ``positions`` (repeats accumulate, invalid
+    positions dropped), with ``scatter_add``: linear in ``x`` and ``updates`` jointly."""
+    x_shape, p_shape, u_shape = shape_of(x), shape_of(positions), shape_of(updates)
+    n = x_shape[-1]
+    batch = np.broadcast_shapes(x_shape[:-1], p_shape[:-1], u_shape[:-1])
+    m = p_shape[-1]
+    dtype = updates.dtype if hasattr(updates, "dtype") else get_aval(updates).dtype
+    updates = ew.select(_valid(positions, n), updates, np.zeros((), dtype))
+    if shape_of(updates) != (*batch, m):
+        updates = broadcast_to(updates, (*batch, m))
+    clipped = ew.max(ew.min(positions, n - 1), 0)
+    k = len(batch)
+    arrays = []
+    for i, size in enumerate(batch):
+        dims = [1] * (k + 1)
+        dims[i] = size
+        arrays.append(np.arange(size).reshape(dims))
+    added = scatter_add(
+        updates, *arrays, clipped, index=StaticIndex((ARRAY,) * (k + 1)), shape=(*batch, n)
+    )
+    return ew.add(x, added)
+
+
+register_jvp(scatter_min_p, _extremum_jvp(scatter_min_p))
+register_jvp(scatter_max_p, _extremum_jvp(scatter_max_p))
+
+
+def _scatter_batch(prim):
+    def rule(values, dims, **params):
+        moved = [
+            reshape(v, (1, *shape_of(v))) if d is None else to_front(v, d)
+            for v, d in zip(values, dims)
+        ]
+        return prim.bind(*moved, **params), 0
+
+    return rule
+
+
+for _prim in (scatter_p, scatter_mul_p, scatter_min_p, scatter_max_p):
+    register_batch(_prim, _scatter_batch(_prim))

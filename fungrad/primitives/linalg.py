@@ -60,8 +60,20 @@ def _dot_general_impl(x, y, dimension_numbers):
     y_free_shape = tuple(y.shape[d] for d in y_free)
     batch = int(np.prod(batch_shape, dtype=np.int64))
     k = int(np.prod([x.shape[d] for d in xc], dtype=np.int64))
+    if xb and not xc:
+        # A batch of outer products (reverse mode makes them of batched dot products):
+        # one broadcasting multiply, not a matmul of (m, 1) by (1, n) matrices per batch.
+        xt = x.transpose(list(xb) + x_free)
+        yt = y.transpose(list(yb) + y_free)
+        return np.multiply(
+            xt.reshape(batch_shape + x_free_shape + (1,) * len(y_free)),
+            yt.reshape(batch_shape + (1,) * len(x_free) + y_free_shape),
+        )
     xt = x.transpose(list(xb) + x_free + list(xc)).reshape(batch, -1, k)
     yt = y.transpose(list(yb) + list(yc) + y_free).reshape(batch, k, -1)
+    if xb and not x_free and not y_free:
+        # A batch of dot products of vectors: one pass, not batch matmuls of 1 x 1 results.
+        return np.einsum("bk,bk->b", xt[:, 0, :], yt[:, :, 0]).reshape(batch_shape)
     return np.matmul(xt, yt).reshape(batch_shape + x_free_shape + y_free_shape)
 
 
