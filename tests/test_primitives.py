@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, note, reject
+from hypothesis import given, note, reject, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from primitive_table import (
@@ -83,6 +83,17 @@ BOTH_MODES = [row for row in FORWARD if row.reverse_mode]
 NON_DIFFERENTIABLE = [row for row in ROWS if not row.diff and row.operands]
 WITH_OPERANDS = [row for row in ROWS if row.operands]
 LINEAR = [(row, group) for row in ROWS for group in row.linear]
+
+
+def examples(share: float):
+    """This property's number of examples: ``share`` of the profile's ``max_examples``.
+
+    The table is large (every row runs every property), so in the default "ci"
+    profile (20 examples) the costly properties (second order, vmap of vmap, jit)
+    take fewer and the cheap ones more, to keep the suite within minutes; the
+    "thorough" profile scales them all up.
+    """
+    return settings(max_examples=max(2, round(settings.default.max_examples * share)))
 
 
 def rows(selection: list[Row]):
@@ -193,6 +204,7 @@ def scalarised(f: Callable, c: np.ndarray) -> Callable:
 
 
 @rows(ROWS)
+@examples(0.4)
 @given(data=st.data())
 def test_eager_bind_computes_the_numpy_meaning(row, data):
     dtype = data.draw(st.sampled_from([F64, F32]), label="dtype")
@@ -205,6 +217,7 @@ def test_eager_bind_computes_the_numpy_meaning(row, data):
 
 
 @rows(ROWS)
+@examples(0.2)
 @given(data=st.data())
 def test_staged_jaxpr_computes_eager(row, data):
     case = draw_case(data, row)
@@ -224,6 +237,7 @@ def test_staged_jaxpr_computes_eager(row, data):
 
 @rows(ROWS)
 @pytest.mark.parametrize("dtype", [F64, F32], ids=["f64", "f32"])
+@examples(0.2)
 @given(data=st.data())
 def test_abstract_eval_matches_impl(row, dtype, data):
     case = draw_case(data, row, dtype)
@@ -238,6 +252,7 @@ def test_abstract_eval_matches_impl(row, dtype, data):
 
 
 @rows([row for row in ROWS if row.promotes])
+@examples(0.3)
 @given(data=st.data())
 def test_abstract_eval_promotes_mixed_float_operands_as_numpy_does(row, data):
     case = draw_case(data, row)
@@ -249,6 +264,7 @@ def test_abstract_eval_promotes_mixed_float_operands_as_numpy_does(row, data):
 
 
 @rows([row for row in ROWS if row.elementwise])
+@examples(0.2)
 @given(data=st.data())
 def test_python_scalar_operands_are_weakly_typed(row, data):
     """``float32_array op 2.0`` stays float32, eagerly and staged, as in NumPy."""
@@ -281,6 +297,7 @@ def _insert(values: tuple, i: int, value: Any) -> tuple:
 
 
 @rows(FORWARD)
+@examples(0.4)
 @given(data=st.data())
 def test_jvp_matches_central_differences(row, data):
     case = draw_case(data, row)
@@ -295,6 +312,7 @@ def test_jvp_matches_central_differences(row, data):
 
 
 @rows(FORWARD)
+@examples(0.25)
 @given(data=st.data())
 def test_jvp_in_float32_stays_float32_and_agrees_with_float64(row, data):
     case = draw_case(data, row, F32)
@@ -341,6 +359,7 @@ def test_reduce_max_and_min_average_the_tangent_over_ties(name, data):
 
 
 @rows(REVERSE)
+@examples(0.4)
 @given(data=st.data())
 def test_vjp_matches_central_differences(row, data):
     """``<vjp(c), t> == <c, J t>`` with ``J t`` from central differences."""
@@ -361,6 +380,7 @@ def test_vjp_matches_central_differences(row, data):
 
 
 @rows(BOTH_MODES)
+@examples(0.3)
 @given(data=st.data())
 def test_vjp_is_the_transpose_of_jvp(row, data):
     """``<vjp(c), t> == <c, jvp(t)>`` to rounding."""
@@ -385,6 +405,7 @@ def test_vjp_is_the_transpose_of_jvp(row, data):
 @pytest.mark.parametrize(
     ("row", "group"), LINEAR, ids=[f"{row.name}-{list(group)}" for row, group in LINEAR]
 )
+@examples(0.4)
 @given(data=st.data())
 def test_linear_transpose_satisfies_the_inner_product_identity(row, group, data):
     """``<A x, y> == <x, Aᵀ y>``, and A is linear in the operands the table says."""
@@ -416,6 +437,7 @@ def test_linear_transpose_satisfies_the_inner_product_identity(row, group, data)
 
 
 @rows(FORWARD)
+@examples(0.25)
 @given(data=st.data())
 def test_jvp_of_jvp_matches_central_differences_of_jvp(row, data):
     case = draw_case(data, row)
@@ -433,6 +455,7 @@ def test_jvp_of_jvp_matches_central_differences_of_jvp(row, data):
 
 
 @rows(REVERSE)
+@examples(0.25)
 @given(data=st.data())
 def test_grad_of_grad_matches_central_differences_of_grad(row, data):
     """Reverse over reverse on ``<w, grad <c, f>>``, against central differences of grad."""
@@ -463,6 +486,7 @@ def test_grad_of_grad_matches_central_differences_of_grad(row, data):
 
 
 @rows(DIFFERENTIABLE)
+@examples(0.15)
 @given(data=st.data())
 def test_check_grads_to_second_order(row, data):
     case = draw_case(data, row)
@@ -504,6 +528,7 @@ def test_reverse_mode_of_a_forward_mode_only_primitive_raises(row, data):
 
 
 @rows(FORWARD)
+@examples(0.25)
 @given(data=st.data())
 def test_linearize_evaluates_jvp(row, data):
     """The linear function linearize returns (partial evaluation: the primal part
@@ -743,6 +768,7 @@ def assert_same_result(out: Any, expected: Any, what: str) -> None:
 
 
 @rows(WITH_OPERANDS)
+@examples(0.25)
 @given(data=st.data())
 def test_vmap_equals_stacking_a_loop_over_examples(row, data):
     """Any batch size (1 included), any operands mapped at any axis (negative included),
@@ -753,6 +779,7 @@ def test_vmap_equals_stacking_a_loop_over_examples(row, data):
 
 
 @rows(WITH_OPERANDS)
+@examples(0.2)
 @given(data=st.data())
 def test_vmap_of_vmap_equals_a_double_loop(row, data):
     """Two batch axes; each level maps its own operands at its own axes."""
@@ -762,6 +789,7 @@ def test_vmap_of_vmap_equals_a_double_loop(row, data):
 
 
 @rows(WITH_OPERANDS)
+@examples(0.25)
 @given(data=st.data())
 def test_batching_rule_applied_directly_gives_the_output_and_its_batch_dim(row, data):
     """``batch(values, dims, **params) -> (out, out_dim)``, with the dims vmap passes
@@ -865,6 +893,7 @@ def draw_case_with_several_operands(data: st.DataObject, row: Row) -> Case:
 
 
 @rows([row for row in ROWS if row.several_operands])
+@examples(0.2)
 @given(data=st.data())
 def test_vmap_leaves_unbatched_operands_unbatched(row, data):
     """With one operand batched, the batched program broadcasts none of the others (or
@@ -892,6 +921,7 @@ def test_vmap_leaves_unbatched_operands_unbatched(row, data):
 
 
 @rows(ROWS)
+@examples(0.2)
 @given(data=st.data())
 def test_jit_computes_eager_and_again_on_new_values(row, data):
     """One trace serves new values of the same shapes; reused buffers never corrupt a
@@ -913,6 +943,7 @@ def test_jit_computes_eager_and_again_on_new_values(row, data):
 
 
 @rows(FORWARD)
+@examples(0.2)
 @given(data=st.data())
 def test_jvp_of_jit_equals_eager(row, data):
     case = draw_case(data, row)
@@ -926,6 +957,7 @@ def test_jvp_of_jit_equals_eager(row, data):
 
 
 @rows(REVERSE)
+@examples(0.2)
 @given(data=st.data())
 def test_grad_of_jit_and_jit_of_grad_equal_eager(row, data):
     case = draw_case(data, row)

@@ -37,7 +37,7 @@ WITH_REFERENCE = [p for p in PROBES if p.reference is not None]
 
 # A few examples per probe: the primitives under these functions are tested in depth
 # by the primitive table; here each composition is checked end to end.
-FEW = settings(max_examples=max(2, settings.default.max_examples // 6))
+FEW = settings(max_examples=max(2, settings.default.max_examples // 10))
 seeds = st.integers(0, 2**32 - 1)
 
 
