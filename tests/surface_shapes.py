@@ -13,7 +13,7 @@ from surface import Probe, uniform, uniforms
 import fungrad.numpy as fnp
 from fungrad.numpy import _shapes
 
-CONSTANT = "a constant: no operand, nothing to batch"
+CONSTANT = "of Python numbers alone, a constant: no operand, nothing to batch"
 
 
 def u(*shape: int):

@@ -133,11 +133,16 @@ def _row(name: str, prefix: str, probes: list) -> str:
     diff = any(p.diff for p in probes)
     mark = "✓" if diff else "none"
     order = str(max(p.order for p in probes if p.diff)) if diff else "none"
-    vmap = "✓" if all(p.vmap for p in probes) else "no"
-    jit = "✓" if all(p.jit for p in probes) else "no"
-    notes = []
+    # ✓ when some probe checks it; a probe that cannot (a constant, a value-dependent
+    # shape) says why in the notes.
+    vmap = "✓" if any(p.vmap for p in probes) else "no"
+    jit = "✓" if any(p.jit for p in probes) else "no"
+    notes: list[str] = []
     for p in probes:
         for text in (p.kinks, p.why):
+            text = text.strip()
+            if text and not text.endswith("."):
+                text += "."
             if text and text not in notes:
                 notes.append(text)
     return f"| `{short}` | {mark} | {mark} | {order} | {vmap} | {jit} | {' '.join(notes)} |"
