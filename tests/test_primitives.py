@@ -24,8 +24,9 @@ The same properties run over every row:
 
 The rows are in tests/primitive_table.py and, for some families, in rows_*.py
 modules beside it; ``ROWS`` below collects them. A completeness test makes a
-primitive without a row, or without a rule its row
-needs (every primitive needs a batching rule), a red test.
+primitive without a row, or without a rule its row needs (every primitive needs a
+batching rule), a red test. In the default "ci" profile each property takes its
+share of the examples (see ``examples``).
 """
 
 from __future__ import annotations
