@@ -58,4 +58,4 @@ __all__ = [
 # are after `import jax`; kept out of __all__, so that `from fungrad import *` does not
 # bind `numpy`. They build on everything above, so they come last; fungrad.numpy also
 # installs the array methods on tracers.
-from fungrad import checkpoint_policies, lax, nn, numpy, test_util  # noqa: E402,F401
+from fungrad import checkpoint_policies, lax, nn, numpy, optim, test_util  # noqa: E402,F401
