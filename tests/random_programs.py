@@ -305,8 +305,15 @@ BINARY: list[tuple[str, Callable[[Any, Any], bool] | None]] = [
     ("np.array([{x}, {y}])", lambda x, y: numpy.shape(x) == numpy.shape(y)),
     ("np.concatenate([{x}, {y}], axis=None)", None),
     ("nn.binary_cross_entropy_with_logits({x}, {y})", None),
-    ("nn.mse({x}, {y})", None),
-    ("nn.softmax_cross_entropy({x}, {y})", lambda x, y: numpy.ndim(x) > 0),
+    # nn's losses refuse predictions and targets of different shapes (a scalar aside).
+    (
+        "nn.mse({x}, {y})",
+        lambda x, y: 0 in (numpy.ndim(x), numpy.ndim(y)) or numpy.shape(x) == numpy.shape(y),
+    ),
+    (
+        "nn.softmax_cross_entropy({x}, {y})",
+        lambda x, y: numpy.ndim(x) > 0 and numpy.shape(x) == numpy.shape(y),
+    ),
 ]
 
 
