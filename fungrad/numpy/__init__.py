@@ -112,7 +112,7 @@ def _operand(x: ArrayLike) -> Any:
     if isinstance(x, (Tracer, np.ndarray, float, int, bool, complex, np.generic)):
         return x
     if isinstance(x, (list, tuple)):
-        if builtins.any(isinstance(v, Tracer) for v in _flat_items(x)):
+        if _holds_tracer(x):
             return array(x)
         return np.asarray(x)
     raise FungradTypeError(
@@ -126,6 +126,15 @@ def _flat_items(x: Any):
             yield from _flat_items(v)
     else:
         yield x
+
+
+def _holds_tracer(x: Any) -> bool:
+    """Whether ``x`` is traced, or a (nested) list or tuple with a traced value in it."""
+    if isinstance(x, Tracer):
+        return True
+    return isinstance(x, (list, tuple)) and builtins.any(
+        isinstance(v, Tracer) for v in _flat_items(x)
+    )
 
 
 def shape(x: ArrayLike) -> tuple[int, ...]:
@@ -152,18 +161,13 @@ def array(object: Any, dtype: Any = None) -> Any:
     """Like ``np.array``; nested lists may contain traced values."""
     if isinstance(object, Tracer):
         return object if dtype is None else astype(object, dtype)
-    if isinstance(object, (list, tuple)) and builtins.any(
-        isinstance(v, Tracer) for v in _flat_items(object)
-    ):
+    if _holds_tracer(object):
         return stack([array(v, dtype) for v in object])
     return np.array(object, dtype=dtype)
 
 
 def asarray(a: Any, dtype: Any = None) -> Any:
-    if isinstance(a, Tracer) or (
-        isinstance(a, (list, tuple))
-        and builtins.any(isinstance(v, Tracer) for v in _flat_items(a))
-    ):
+    if _holds_tracer(a):
         return array(a, dtype)
     return np.asarray(a, dtype=dtype)
 
@@ -902,9 +906,7 @@ def _check_masks(index: tuple, x_shape: tuple[int, ...]) -> None:
             spans.append((item, 0))
         elif isinstance(item, (Tracer, np.ndarray)) and item.dtype.kind == "b":
             spans.append((item, item.ndim))
-        elif isinstance(item, (list, tuple)) and not builtins.any(
-            isinstance(v, Tracer) for v in _flat_items(item)
-        ):
+        elif isinstance(item, (list, tuple)) and not _holds_tracer(item):
             arr = np.asarray(item)
             spans.append((arr, arr.ndim if arr.dtype.kind == "b" else 1))
         else:

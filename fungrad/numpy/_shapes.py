@@ -28,6 +28,7 @@ from fungrad.numpy import (
     _axis_index,
     _axis_tuple,
     _dtype,
+    _holds_tracer,
     _is_integer,
     _operand,
     _strong,
@@ -72,7 +73,7 @@ def _concrete_int(value: Any, name: str, arg: str) -> int:
 
 def _int_array(value: Any, name: str, arg: str) -> np.ndarray:
     """``value`` (ints, or nested sequences of them) as a concrete integer array."""
-    if isinstance(value, Tracer) or any(isinstance(v, Tracer) for v in _flat(value)):
+    if _holds_tracer(value):
         raise ConcretizationError(
             f"{name}: {arg} decides the result's shape, so it must be concrete integers, "
             "not traced values."
@@ -81,14 +82,6 @@ def _int_array(value: Any, name: str, arg: str) -> np.ndarray:
     if arr.size and arr.dtype.kind not in "iu":
         raise FungradTypeError(f"{name}: {arg} must be integers, got {value!r}")
     return arr.astype(np.int64)
-
-
-def _flat(x: Any):
-    if isinstance(x, (list, tuple)):
-        for v in x:
-            yield from _flat(v)
-    else:
-        yield x
 
 
 def _slice_on(a: Any, axis: int, index: Any) -> Any:
@@ -860,10 +853,7 @@ def full(shape: int | Sequence[int], fill_value: ArrayLike, dtype: Any = None) -
     >>> fnp.full((2,), 7)
     array([7, 7])
     """
-    if not isinstance(fill_value, Tracer) and not (
-        isinstance(fill_value, (list, tuple))
-        and any(isinstance(v, Tracer) for v in _flat(fill_value))
-    ):
+    if not _holds_tracer(fill_value):
         return np.full(shape, fill_value, dtype)
     dims = (shape,) if _is_integer(shape) else tuple(shape)
     value = _operand(fill_value)
@@ -893,6 +883,6 @@ def copy(a: ArrayLike, order: str = "K", subok: bool = False) -> Any:
     """
     if isinstance(a, Tracer):
         return a
-    if isinstance(a, (list, tuple)) and any(isinstance(v, Tracer) for v in _flat(a)):
+    if _holds_tracer(a):
         return fnp.array(a)
     return np.copy(a, order=order)

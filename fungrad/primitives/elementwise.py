@@ -636,6 +636,16 @@ def _share(x, ans, other):
     return select(eq(x, ans), select(eq(other, ans), 0.5, 1.0), 0.0)
 
 
+def _defjvp_chosen(prim: Primitive) -> None:
+    """The jvp of an operation that chooses one operand (max, min, fmax, fmin): the
+    chosen operand's tangent, split evenly at ties."""
+    defjvp(
+        prim,
+        lambda t, ans, x, y: mul(t, _share(x, ans, y)),
+        lambda t, ans, x, y: mul(t, _share(y, ans, x)),
+    )
+
+
 max_p = nary_elementwise("max", np.maximum)
 
 
@@ -643,11 +653,7 @@ def max(x: Any, y: Any) -> Any:
     return max_p.bind(x, y)
 
 
-defjvp(
-    max_p,
-    lambda t, ans, x, y: mul(t, _share(x, ans, y)),
-    lambda t, ans, x, y: mul(t, _share(y, ans, x)),
-)
+_defjvp_chosen(max_p)
 
 min_p = nary_elementwise("min", np.minimum)
 
@@ -656,11 +662,7 @@ def min(x: Any, y: Any) -> Any:
     return min_p.bind(x, y)
 
 
-defjvp(
-    min_p,
-    lambda t, ans, x, y: mul(t, _share(x, ans, y)),
-    lambda t, ans, x, y: mul(t, _share(y, ans, x)),
-)
+_defjvp_chosen(min_p)
 
 # fmax / fmin ignore a NaN operand (NumPy's): the result, and its derivative, is the
 # other operand's; NaN (with a zero derivative) only where both are NaN. Ties split.
@@ -671,11 +673,7 @@ def fmax(x: Any, y: Any) -> Any:
     return fmax_p.bind(x, y)
 
 
-defjvp(
-    fmax_p,
-    lambda t, ans, x, y: mul(t, _share(x, ans, y)),
-    lambda t, ans, x, y: mul(t, _share(y, ans, x)),
-)
+_defjvp_chosen(fmax_p)
 
 fmin_p = nary_elementwise("fmin", np.fmin)
 
@@ -684,11 +682,7 @@ def fmin(x: Any, y: Any) -> Any:
     return fmin_p.bind(x, y)
 
 
-defjvp(
-    fmin_p,
-    lambda t, ans, x, y: mul(t, _share(x, ans, y)),
-    lambda t, ans, x, y: mul(t, _share(y, ans, x)),
-)
+_defjvp_chosen(fmin_p)
 
 # ---------------------------------------------------------------------------------------
 # Comparisons and logic: boolean outputs, no derivative.
