@@ -20,6 +20,7 @@ from fungrad.checkpointing import checkpoint, remat
 from fungrad.core import ClosedJaxpr, Jaxpr, ShapedArray, eval_jaxpr
 from fungrad.custom_derivatives import closure_convert, custom_jvp, custom_vjp
 from fungrad.dtypes import float0
+from fungrad.flags import config, debug_infs, debug_nans
 from fungrad.jacobians import hessian, hvp, jacfwd, jacrev
 from fungrad.jit import jit
 from fungrad.vmap import vmap
@@ -32,8 +33,11 @@ __all__ = [
     "ShapedArray",
     "checkpoint",
     "closure_convert",
+    "config",
     "custom_jvp",
     "custom_vjp",
+    "debug_infs",
+    "debug_nans",
     "eval_jaxpr",
     "float0",
     "grad",
@@ -58,4 +62,4 @@ __all__ = [
 # are after `import jax`; kept out of __all__, so that `from fungrad import *` does not
 # bind `numpy`. They build on everything above, so they come last; fungrad.numpy also
 # installs the array methods on tracers.
-from fungrad import checkpoint_policies, lax, nn, numpy, optim, test_util  # noqa: E402,F401
+from fungrad import checkpoint_policies, debug_checks, lax, nn, numpy, optim, test_util  # noqa: E402,F401

@@ -442,12 +442,16 @@ def linear_transpose(fun: Callable, *primals: Any) -> Callable[..., tuple[Any, .
 
 
 def make_jaxpr(
-    fun: Callable, static_argnums: int | Sequence[int] = ()
+    fun: Callable, static_argnums: int | Sequence[int] = (), source_info: bool = False
 ) -> Callable[..., ClosedJaxpr]:
     """A function that traces ``fun`` on example arguments and returns its jaxpr.
 
     Only shapes and dtypes of the arguments matter, except for ``static_argnums``,
     whose values are used as they are (so Python control flow may depend on them).
+    Every equation records the user's line that produced it (``eqn.source_info``);
+    with ``source_info=True`` the printed jaxpr shows it after each equation (so does
+    ``closed.pretty_print(source_info=True)``). The backward-pass equations of a
+    gradient are marked with the line of the operation they are the adjoint of.
 
     >>> import fungrad, fungrad.numpy as fnp
     >>> print(fungrad.make_jaxpr(lambda x: fnp.sin(x) * 2.0)(fnp.ones(3)))
@@ -470,6 +474,7 @@ def make_jaxpr(
         in_avals = [get_aval(x) for x in flat]
         flat_fun = FlatFun("make_jaxpr", restricted, in_tree, False)
         jaxpr, _ = trace_to_jaxpr(flat_fun, in_avals, list(names), "make_jaxpr")
+        jaxpr.show_source_info = source_info
         return jaxpr
 
     return make_jaxpr_f

@@ -219,11 +219,13 @@ class Jaxpr:
 class ClosedJaxpr:
     """A jaxpr together with the values of its constvars."""
 
-    __slots__ = ("jaxpr", "consts")
+    __slots__ = ("jaxpr", "consts", "show_source_info")
 
     def __init__(self, jaxpr: Jaxpr, consts: Sequence[Any]):
         self.jaxpr = jaxpr
         self.consts = list(consts)
+        # Whether str() shows each equation's source line (make_jaxpr(source_info=True)).
+        self.show_source_info = False
 
     @property
     def eqns(self) -> list[Eqn]:
@@ -241,7 +243,7 @@ class ClosedJaxpr:
         return pprint_jaxpr(self.jaxpr, source_info=source_info)
 
     def __str__(self) -> str:
-        return pprint_jaxpr(self.jaxpr)
+        return pprint_jaxpr(self.jaxpr, source_info=self.show_source_info)
 
     __repr__ = __str__
 
@@ -257,10 +259,10 @@ def _var_names() -> Callable[[], str]:
     return names().__next__
 
 
-def _format_param(value: Any, indent: str = "") -> str:
+def _format_param(value: Any, indent: str = "", source_info: bool = False) -> str:
     subs = _subjaxprs_in(value)  # sub-programs (see subjaxprs), printed nested
     if subs is not None:
-        printed = [pprint_jaxpr(sub.jaxpr, indent=indent) for sub in subs]
+        printed = [pprint_jaxpr(sub.jaxpr, source_info, indent) for sub in subs]
         if isinstance(value, ClosedJaxpr):
             return printed[0]
         return "(" + ", ".join(printed) + ("," if len(printed) == 1 else "") + ")"
@@ -299,7 +301,8 @@ def pprint_jaxpr(jaxpr: Jaxpr, source_info: bool = False, indent: str = "") -> s
         params = ""
         if shown:
             inner = indent + "    "
-            params = "[" + " ".join(f"{k}={_format_param(v, inner)}" for k, v in shown) + "]"
+            params = " ".join(f"{k}={_format_param(v, inner, source_info)}" for k, v in shown)
+            params = f"[{params}]"
         ins = " ".join(atom(a) for a in eqn.inputs)
         line = f"    {outs} = {eqn.primitive.name}{params}{' ' if ins else ''}{ins}"
         if source_info and eqn.source_info:
@@ -623,10 +626,14 @@ class Interpreter:
 
 
 class _State:
-    __slots__ = ("current", "numpy_typing")
+    __slots__ = ("current", "numpy_typing", "source_override")
 
     def __init__(self) -> None:
         self.current: Interpreter = EvalInterpreter(None, "eval")
+        # The source line of the equation being evaluated or transposed, when it is
+        # known (eval_jaxpr, the backward pass): equations staged meanwhile record it
+        # instead of the innermost user frame, and error reports name it.
+        self.source_override: str | None = None
         # True while a fungrad.numpy function runs: results computed from Python
         # scalars alone are NumPy scalars (strongly typed), as NumPy's functions return
         # them (numpy.sin(2.0) is a numpy.float64), rather than Python scalars, as
@@ -674,6 +681,27 @@ class EvalInterpreter(Interpreter):
             ):
                 return out.item()
         return out
+
+
+_plain_process_primitive = EvalInterpreter.process_primitive
+
+
+def check_eval_outputs(check: Callable[[Primitive, Any, Sequence[Any]], None] | None) -> None:
+    """Call ``check(prim, out, args)`` after every primitive the evaluation interpreter
+    runs (fungrad/debug_checks.py's NaN checks), or with None, stop. The interpreter's
+    method is swapped rather than made to ask a flag: while no check is on, none is paid."""
+    if check is None:
+        EvalInterpreter.process_primitive = _plain_process_primitive  # type: ignore[method-assign]
+        return
+
+    def process_primitive(
+        self: EvalInterpreter, prim: Primitive, args: Sequence[Any], params: dict
+    ):
+        out = _plain_process_primitive(self, prim, args, params)
+        check(prim, out, args)
+        return out
+
+    EvalInterpreter.process_primitive = process_primitive  # type: ignore[method-assign]
 
 
 def _format_params(params: dict) -> str:
@@ -725,12 +753,17 @@ def escaped_tracer_error(tracer: Tracer) -> EscapedTracerError:
 # Source lines, so that equations and errors can name the user's code
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_OWN_FILES = (_PACKAGE_DIR, "<fungrad.")
 
 
 def user_source_line() -> str | None:
-    """``file.py:line`` of the innermost frame outside fungrad, or None."""
+    """``file.py:line`` of the innermost frame outside fungrad, or None; while an
+    equation with a recorded line is evaluated or transposed, that line."""
+    if _state.source_override is not None:
+        return _state.source_override
     frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+    # fungrad's own files, and the code it generates (named "<fungrad.jit ...>")
+    while frame is not None and frame.f_code.co_filename.startswith(_OWN_FILES):
         frame = frame.f_back
     if frame is None:
         return None
@@ -738,6 +771,14 @@ def user_source_line() -> str | None:
     if not filename.startswith("<"):  # "<stdin>", "<doctest ...>" are names, not paths
         filename = os.path.basename(filename)
     return f"{filename}:{frame.f_lineno}"
+
+
+BACKWARD_PASS = " (backward pass)"
+
+
+def backward_line(line: str) -> str:
+    """The source line recorded for the backward-pass work of the equation at ``line``."""
+    return line if line.endswith(BACKWARD_PASS) else line + BACKWARD_PASS
 
 
 # ---------------------------------------------------------------------------------------
@@ -762,7 +803,14 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], *args: Any) -> list[Any]:
         return a.value if type(a) is Literal else env[a]
 
     for eqn in jaxpr.eqns:
-        out = eqn.primitive.bind(*map(read, eqn.inputs), **eqn.params)
+        if eqn.source_info is None:
+            out = eqn.primitive.bind(*map(read, eqn.inputs), **eqn.params)
+        else:  # the equation's own line, for what it stages and for error reports
+            previous, _state.source_override = _state.source_override, eqn.source_info
+            try:
+                out = eqn.primitive.bind(*map(read, eqn.inputs), **eqn.params)
+            finally:
+                _state.source_override = previous
         if eqn.primitive.multiple_results:
             env.update(zip(eqn.outputs, out))
         else:

@@ -20,7 +20,15 @@ def test_no_jacobian_basis_type_in_the_interpreters_or_primitives():
 # ---------------------------------------------------------------------------------------
 # Imports flow one way: core <- interpreters <- primitives <- everything else.
 
-_BOTTOM = {"core", "dtypes", "errors", "matrix_layouts", "traceback_util", "tree_util"}
+_BOTTOM = {
+    "core",
+    "dtypes",
+    "errors",
+    "flags",
+    "matrix_layouts",
+    "traceback_util",
+    "tree_util",
+}
 
 
 def _level(module: str) -> int:

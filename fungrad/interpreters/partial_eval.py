@@ -35,6 +35,7 @@ from fungrad.core import (
     user_source_line,
 )
 from fungrad.errors import ConcretizationError, ShapeError
+from fungrad.flags import config
 from fungrad.interpreters.jvp import JVPInterpreter, JVPTracer
 
 
@@ -90,6 +91,7 @@ class StagingInterpreter(Interpreter):
         "const_values",
         "const_index",
         "record_source",
+        "record_lines",
         "arg_origins",
         "split",
     )
@@ -100,11 +102,16 @@ class StagingInterpreter(Interpreter):
         transformation: str,
         record_source: bool = True,
         split: bool = False,
+        record_lines: bool | None = None,
     ):
         super().__init__(parent, transformation)
-        # Source lines cost a frame walk per equation: worth it for programs a user
-        # reads (make_jaxpr, jit), not for the tangent programs built inside grad.
+        # A program a user reads (make_jaxpr, jit): operations with no operands are
+        # staged rather than computed, and each equation records its source line.
         self.record_source = record_source
+        # Source lines cost a frame walk per equation: worth it for programs a user
+        # reads, not for the tangent programs built inside an eager grad (unless they
+        # end up in one, or the NaN checks are on: see linearize_flat).
+        self.record_lines = record_source if record_lines is None else record_lines
         # Partial evaluation (linearize): split equations with known and unknown
         # operands by their partial_eval_rules. make_jaxpr and jit stage them whole.
         self.split = split
@@ -156,7 +163,7 @@ class StagingInterpreter(Interpreter):
         rule = prim.abstract_eval
         if rule is None:
             raise missing_rule(prim, "shape")
-        line = user_source_line() if self.record_source else None
+        line = user_source_line() if self.record_lines else None
         try:
             out_aval = rule(*(a.aval for a in inputs), **params)
         except ShapeError as err:
@@ -212,6 +219,20 @@ def trace_to_jaxpr(
     return interp.build(tracers, outs), outs
 
 
+def _lines() -> bool:
+    """Whether a linear program should record source lines: when the NaN checks are on
+    (their reports name the line behind each backward-pass operation), or when it is
+    built while tracing a program a user reads (``jit(grad(f))``, ``make_jaxpr``)."""
+    if config.debug_nans or config.debug_infs:
+        return True
+    interp: Interpreter | None = _state.current
+    while interp is not None:
+        if type(interp) is StagingInterpreter and interp.record_source:
+            return True
+        interp = interp.parent
+    return False
+
+
 def linearize_flat(
     fun: Callable[..., Sequence[Any]],
     primals: Sequence[Any],
@@ -225,7 +246,9 @@ def linearize_flat(
     tangents, and for each output whether its tangent is a symbolic zero (those
     outputs are literal zeros in the jaxpr).
     """
-    staging = StagingInterpreter(_state.current, transformation, record_source=False, split=True)
+    staging = StagingInterpreter(
+        _state.current, transformation, record_source=False, split=True, record_lines=_lines()
+    )
     jvp_interp = JVPInterpreter(staging, transformation)
     tangent_tracers = []
     tracers = []

@@ -202,8 +202,14 @@ def partial_eval_subprogram(
         forwardable = [False] * len(in_avals)
     # The known program's constants are concrete: what is computed from them alone is
     # computed now, by an evaluation interpreter, never by an enclosing transformation.
-    known_interp = StagingInterpreter(EvalInterpreter(None, "eval"), "linearize", False)
-    unknown_interp = StagingInterpreter(known_interp, "linearize", False, split=True)
+    # Both record their equations' lines (cheap here: each comes from the equation of
+    # ``closed`` being evaluated), for the NaN checks' reports and printed programs.
+    known_interp = StagingInterpreter(
+        EvalInterpreter(None, "eval"), "linearize", False, record_lines=True
+    )
+    unknown_interp = StagingInterpreter(
+        known_interp, "linearize", False, split=True, record_lines=True
+    )
     args: list[Any] = []
     known_in: list[Any] = []
     unknown_in: list[Any] = []

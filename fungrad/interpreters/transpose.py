@@ -17,7 +17,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fungrad.core import Jaxpr, Literal, Primitive, ShapedArray, Var, Zero, add
+from fungrad.core import (
+    Jaxpr,
+    Literal,
+    Primitive,
+    ShapedArray,
+    Var,
+    Zero,
+    _state,
+    add,
+    backward_line,
+)
 from fungrad.errors import NonLinearError
 from fungrad.interpreters.jvp import linear_jvp
 
@@ -131,6 +141,9 @@ def backward_pass(
                 "it is not linear in that input. If you called linear_transpose, the "
                 "function is not linear in its inputs; otherwise this is a gap in fungrad."
             )
+        line = eqn.source_info
+        if line is not None:  # the work done here is the adjoint of that line's work
+            previous, _state.source_override = _state.source_override, backward_line(line)
         try:
             cts_in = rule(ct_out, *args, **eqn.params)
         except NonLinearError as err:
@@ -144,8 +157,12 @@ def backward_pass(
             )
             explained.explained = True
             raise explained from None
-        for a, ct in zip(eqn.inputs, cts_in):
-            write_ct(a, ct)
+        else:
+            for a, ct in zip(eqn.inputs, cts_in):
+                write_ct(a, ct)  # a sum of adjoints is this line's backward work too
+        finally:
+            if line is not None:
+                _state.source_override = previous
 
     results = [None if v in known else cts.pop(v, None) for v in jaxpr.invars]
     return [Zero(v.aval) if ct is None else ct for v, ct in zip(jaxpr.invars, results)]

@@ -31,6 +31,7 @@ from fungrad.core import (
     get_aval,
 )
 from fungrad.errors import FungradTypeError, FungradValueError
+from fungrad.flags import config
 from fungrad.interpreters.partial_eval import trace_to_jaxpr
 from fungrad.jit.codegen import GeneratedCode, generate
 from fungrad.jit.lowering import call_lowering, register_lowering
@@ -65,12 +66,11 @@ class _Runner:
         self.closed = closed
         self.name = name
         self.code: GeneratedCode | None = None
+        self.checked_code: GeneratedCode | None = None
         self.derived: dict[Any, tuple[Any, _Runner]] = {}
 
     def __call__(self, *args: Any) -> list[Any]:
-        if self.code is None:
-            self.code = generate(simplify(self.closed), self.name)
-        return self.code.fn(*args)
+        return _code(self, self.name).fn(*args)
 
     def derive(self, key: Any, name: str, make: Callable[[], tuple[ClosedJaxpr, Any]]):
         """``(program, info), runner`` for the program ``make()`` derives from this one
@@ -109,13 +109,26 @@ class Lowered:
         return self.code.fn
 
 
+def _code(holder: _Entry | _Runner, name: str) -> GeneratedCode:
+    """The generated code of ``holder``'s program, made on first use: the plain code, or
+    while fungrad.config's NaN/Inf checks are on, code that checks every result."""
+    if config.any_checks:
+        if holder.checked_code is None:
+            holder.checked_code = generate(simplify(holder.closed), name, checks=True)
+        return holder.checked_code
+    if holder.code is None:
+        holder.code = generate(simplify(holder.closed), name)
+    return holder.code
+
+
 class _Entry:
-    __slots__ = ("closed", "out_tree", "code", "runner")
+    __slots__ = ("closed", "out_tree", "code", "checked_code", "runner")
 
     def __init__(self, closed: ClosedJaxpr, out_tree: Any):
         self.closed = closed
         self.out_tree = out_tree
         self.code: GeneratedCode | None = None
+        self.checked_code: GeneratedCode | None = None
         self.runner: _Runner | None = None  # the call's runner, kept with its derivations
 
 
@@ -281,7 +294,12 @@ class JittedFunction:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             # Fast path: positional arrays and builtin containers, no transformation active.
-            if self._plain and not kwargs and type(_state.current) is EvalInterpreter:
+            if (
+                self._plain
+                and not kwargs
+                and type(_state.current) is EvalInterpreter
+                and not config.any_checks
+            ):
                 leaves: list[Any] = []
                 parts: list[Any] = []
                 try:
@@ -311,10 +329,7 @@ class JittedFunction:
         if type(current_interpreter()) is EvalInterpreter and not any(
             isinstance(x, Tracer) for x in leaves
         ):
-            code = entry.code
-            if code is None:
-                code = entry.code = generate(simplify(entry.closed), self._name)
-            fn, build = code.fn, compile_unflatten(entry.out_tree)
+            fn, build = _code(entry, self._name).fn, compile_unflatten(entry.out_tree)
 
             def run(leaves: list[Any]) -> Any:
                 return build(fn(*leaves))
@@ -336,10 +351,7 @@ class JittedFunction:
     def lower(self, *args: Any, **kwargs: Any) -> Lowered:
         """The simplified jaxpr and generated source for these arguments' signature."""
         entry, _ = self._entry(args, kwargs)
-        simplified = simplify(entry.closed)
-        if entry.code is None:
-            entry.code = generate(simplified, self._name)
-        return Lowered(simplified, entry.code)
+        return Lowered(simplify(entry.closed), _code(entry, self._name))
 
     def __repr__(self) -> str:
         return f"<jit({self._name}): {self.cache_size()} cached signatures>"

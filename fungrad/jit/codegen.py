@@ -17,6 +17,7 @@ The source is compiled once with ``exec``; its globals are the objects it names.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from fungrad.core import ClosedJaxpr, Literal, Var
+from fungrad.debug_checks import check_output
 from fungrad.jit.lowering import LoweringContext, Operand, lowering_rule
 from fungrad.jit.schedule import Schedule
 
@@ -36,9 +38,12 @@ class GeneratedCode:
         self.source = source
 
 
-def generate(closed: ClosedJaxpr, name: str = "jitted") -> GeneratedCode:
-    """Compile ``closed`` into a Python function named after ``name``."""
-    writer = ModuleWriter()
+def generate(closed: ClosedJaxpr, name: str = "jitted", checks: bool = False) -> GeneratedCode:
+    """Compile ``closed`` into a Python function named after ``name``. With ``checks``,
+    each equation's result is checked for NaN and Inf (as the options ask, at run time:
+    fungrad/debug_checks.py), and no result is written into another's buffer, so that
+    a report shows the inputs as they were."""
+    writer = ModuleWriter(checks)
     main = "".join(c if c.isalnum() else "_" for c in name) or "jitted"
     writer.write_function(closed, main)
     return writer.compile(main, name)
@@ -49,7 +54,8 @@ class ModuleWriter:
     refer to (a ufunc, a constant array, a function with its params bound), each under
     a name among the module's globals."""
 
-    def __init__(self) -> None:
+    def __init__(self, checks: bool = False) -> None:
+        self.checks = checks
         self.values: dict[str, Any] = {}
         self._by_id: dict[int, str] = {}
         self._sources: list[str] = []
@@ -101,6 +107,8 @@ class ModuleWriter:
         for i, eqn in enumerate(jaxpr.eqns):
             args = [operands[a] if type(a) is Var else self._literal(a) for a in eqn.inputs]
             buffer = schedule.buffer_for(i)
+            if self.checks:
+                buffer = None
             # A buffer that is an operand is the same Operand object, so a rule can tell.
             ctx = LoweringContext(self, None if buffer is None else operands[buffer])
             emitted = lowering_rule(eqn.primitive)(ctx, *args, **eqn.params)
@@ -117,6 +125,11 @@ class ModuleWriter:
                 # Weakly typed results stay Python scalars, as in eager evaluation.
                 expression = f"{self.name(_python_scalar, 'scalar')}({expression})"
             lines.append(f"    {target} = {expression}")
+            if self.checks:
+                check = functools.partial(check_output, eqn.primitive.name, line=eqn.source_info)
+                result = f"[{', '.join(outs)}]" if multiple else outs[0]
+                operands_text = "".join(f"{a.source}, " for a in args)
+                lines.append(f"    {self.name(check, 'check')}({result}, ({operands_text}))")
             schedule.record(i, emitted.fresh, emitted.used_out)
         # Scalars are immutable: they are not copied, and keep their type (a weakly typed
         # one is a Python scalar, as everywhere else).
