@@ -20,6 +20,7 @@ from fungrad.checkpointing import checkpoint, remat
 from fungrad.core import ClosedJaxpr, Jaxpr, ShapedArray, eval_jaxpr
 from fungrad.custom_derivatives import closure_convert, custom_jvp, custom_vjp
 from fungrad.dtypes import float0
+from fungrad.explain import explain
 from fungrad.flags import config, debug_infs, debug_nans
 from fungrad.jacobians import hessian, hvp, jacfwd, jacrev
 from fungrad.jit import jit
@@ -39,6 +40,7 @@ __all__ = [
     "debug_infs",
     "debug_nans",
     "eval_jaxpr",
+    "explain",
     "float0",
     "grad",
     "hessian",
@@ -62,4 +64,13 @@ __all__ = [
 # are after `import jax`; kept out of __all__, so that `from fungrad import *` does not
 # bind `numpy`. They build on everything above, so they come last; fungrad.numpy also
 # installs the array methods on tracers.
-from fungrad import checkpoint_policies, debug_checks, lax, nn, numpy, optim, test_util  # noqa: E402,F401
+from fungrad import (  # noqa: E402,F401
+    checkpoint_policies,
+    debug_checks,
+    graph,
+    lax,
+    nn,
+    numpy,
+    optim,
+    test_util,
+)
