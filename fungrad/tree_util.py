@@ -160,6 +160,12 @@ def _node_for(cls: type) -> _NodeDef | None:
     return node
 
 
+def is_namedtuple_node(cls: type) -> bool:
+    """True if objects of type ``cls`` flatten as a namedtuple: their fields, in order, are
+    the children, and the class is the node's auxiliary data."""
+    return _node_for(cls) is _NAMEDTUPLE
+
+
 def register_pytree_node(
     nodetype: type,
     flatten_func: Callable[[Any], tuple[Iterable[Any], Hashable]],

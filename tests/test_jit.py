@@ -16,6 +16,7 @@ import dataclasses
 import itertools
 import math
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -1001,6 +1002,7 @@ def test_leaves_are_named_past_static_arguments_and_by_keyword():
 # another signature's code (or retrace what it need not).
 
 _Pair = collections.namedtuple("_Pair", "first second")
+_Other = collections.namedtuple("_Other", "first second")  # _Pair's fields, another class
 
 # Leaves in groups of likely confusions: Python float, int and bool are weakly typed and
 # keyed by type alone (0.0, -0.0 and nan share a trace); NumPy scalars and 0-d arrays are
@@ -1042,6 +1044,7 @@ _KEY_STRUCTURES = [
     collections.OrderedDict(a=_x),
     _Pair(_x, None),
     _Pair(None, _x),
+    _Other(_x, None),
     (_x, None),
 ]
 _key_trees = st.recursive(
@@ -1112,6 +1115,25 @@ def _assert_keys_agree_with_signatures(calls: list[tuple]) -> None:
 def test_fast_path_and_general_path_keys_agree_on_every_two_leaves():
     _assert_keys_agree_with_signatures([(x,) for x in _KEY_LEAVES])
     _assert_keys_agree_with_signatures([([x], {"a": x}) for x in _KEY_LEAVES])
+
+
+def test_namedtuples_take_the_fast_path_and_outputs_are_built_by_code_made_once(monkeypatch):
+    # An optimiser's state is a tree of namedtuples: a training step passes one every
+    # call, and the fast path used to decline it, sending each call through the general
+    # path, which also generated the output builder anew each time.
+    jit_module = sys.modules["fungrad.jit"]  # the package; fungrad.jit is the function
+    made = []
+    original = jit_module.compile_unflatten
+    monkeypatch.setattr(
+        jit_module, "compile_unflatten", lambda tree: made.append(tree) or original(tree)
+    )
+    f = jit(lambda p, state: (p * 2.0, _Other(state.first + 1.0, state.second)))
+    for k in range(3):
+        out = f(np.ones(2), _Pair(np.full(2, float(k)), None))
+        assert type(out[1]) is _Other and out[1].first.tolist() == [k + 1.0, k + 1.0]
+    assert len(f._fast) == 1 and len(made) == 1 and f.trace_count == 1
+    assert type(f(np.ones(2), _Other(np.zeros(2), None))[1]) is _Other
+    assert f.trace_count == 2  # another class of the same fields is another signature
 
 
 def test_fast_path_and_general_path_keys_agree_on_every_two_structures():

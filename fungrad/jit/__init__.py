@@ -41,6 +41,7 @@ from fungrad.primitives.custom import custom_jvp_call_p, custom_vjp_call_p
 from fungrad.traceback_util import filtered, filtering_enabled
 from fungrad.tree_util import (
     compile_unflatten,
+    is_namedtuple_node,
     not_an_array_message,
     tree_flatten,
     tree_flatten_with_path,
@@ -122,11 +123,12 @@ def _code(holder: _Entry | _Runner, name: str) -> GeneratedCode:
 
 
 class _Entry:
-    __slots__ = ("closed", "out_tree", "code", "checked_code", "runner")
+    __slots__ = ("closed", "out_tree", "code", "checked_code", "runner", "build")
 
     def __init__(self, closed: ClosedJaxpr, out_tree: Any):
         self.closed = closed
         self.out_tree = out_tree
+        self.build: Callable[[Sequence[Any]], Any] | None = None  # compile_unflatten's
         self.code: GeneratedCode | None = None
         self.checked_code: GeneratedCode | None = None
         self.runner: _Runner | None = None  # the call's runner, kept with its derivations
@@ -329,7 +331,10 @@ class JittedFunction:
         if type(current_interpreter()) is EvalInterpreter and not any(
             isinstance(x, Tracer) for x in leaves
         ):
-            fn, build = _code(entry, self._name).fn, compile_unflatten(entry.out_tree)
+            build = entry.build
+            if build is None:
+                build = entry.build = compile_unflatten(entry.out_tree)
+            fn = _code(entry, self._name).fn
 
             def run(leaves: list[Any]) -> Any:
                 return build(fn(*leaves))
@@ -370,7 +375,7 @@ def _plain_signature(x: Any, leaves: list[Any], key: list[Any]) -> None:
     """Collect the leaves of ``x`` (in tree_flatten's order), and describe its structure,
     shapes and dtypes in ``key`` (flat, in pre-order, with each container's type and
     length, so it is unambiguous). Handles only ndarrays, Python scalars, tuples,
-    lists, dicts and None; raises _NotPlain for anything else."""
+    lists, dicts, namedtuples (by class) and None; raises _NotPlain for anything else."""
     t = type(x)
     if t is np.ndarray:
         leaves.append(x)
@@ -392,6 +397,10 @@ def _plain_signature(x: Any, leaves: list[Any], key: list[Any]) -> None:
         key.append(t)
     elif x is None:
         key.append(None)
+    elif isinstance(x, tuple) and is_namedtuple_node(t):  # e.g. an optimiser's state
+        key.append(t)
+        for child in x:
+            _plain_signature(child, leaves, key)
     else:
         raise _NotPlain
 
