@@ -429,7 +429,11 @@ def scale_by_adam(
         count = _increment(state.count)
         mu_hat = _bias_correction(mu, b1, count)
         nu_hat = _bias_correction(nu, b2, count)
-        updates = _map(lambda m, v: m / (fnp.sqrt(v + eps_root) + eps), mu_hat, nu_hat)
+        if eps_root:
+            nu_hat = _map(lambda v: v + eps_root, nu_hat)
+        # (v + 0.0 is v exactly, as v >= +0.0, so with the default eps_root it is left out:
+        # one pass less over every parameter in each step.)
+        updates = _map(lambda m, v: m / (fnp.sqrt(v) + eps), mu_hat, nu_hat)
         return updates, ScaleByAdamState(count=count, mu=mu, nu=nu)
 
     return GradientTransformation(init, update)
@@ -818,6 +822,8 @@ def cosine_decay_schedule(
     def schedule(count: Any) -> Any:
         count = fnp.minimum(count, decay_steps)
         cosine = 0.5 * (1 + fnp.cos(fnp.pi * count / decay_steps))
+        if exponent == 1 and alpha == 0:  # the common case, in fewer operations (exactly)
+            return init_value * cosine
         return init_value * ((1 - alpha) * cosine**exponent + alpha)
 
     return schedule
