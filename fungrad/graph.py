@@ -35,7 +35,7 @@ import numpy as np
 from fungrad.api import make_jaxpr
 from fungrad.arguments import positional_parameters
 from fungrad.core import ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Var
-from fungrad.errors import FungradValueError
+from fungrad.errors import FungradTypeError, FungradValueError
 from fungrad.explain import adjoint_name, explain, tangent_name, variable_names
 from fungrad.tree_util import keystr, tree_flatten_with_path
 
@@ -163,13 +163,22 @@ def jaxpr_to_dot(
     return _Drawing(closed, names, list(arg_names or []), source_info, title).text()
 
 
-def render(dot: str, path: str | Path, *, format: str | None = None) -> Path:
-    """Write the picture of DOT text (from :func:`to_dot`) to ``path``; returns the path.
+def render(dot: str | ClosedJaxpr, path: str | Path, *, format: str | None = None) -> Path:
+    """Write the picture of DOT text (from :func:`to_dot`) or of a closed jaxpr to ``path``;
+    returns the path.
 
     ``format`` is ``"svg"``, ``"png"`` or ``"pdf"``, by default the path's suffix. The
     layout is made by Graphviz's ``dot`` program, through the ``graphviz`` Python
     package when it is installed, otherwise by running ``dot`` directly.
     """
+    if isinstance(dot, ClosedJaxpr):
+        dot = jaxpr_to_dot(dot)
+    if not isinstance(dot, str):
+        raise FungradTypeError(
+            "render: dot must be DOT text, from fungrad.graph.to_dot(f)(*args), or a "
+            f"ClosedJaxpr, got {type(dot).__name__}. To draw a function, trace it at "
+            "arguments first: render(to_dot(f)(x), 'f.svg')."
+        )
     path = Path(path)
     if format is None:
         format = path.suffix.lstrip(".").lower()
@@ -187,11 +196,11 @@ def render(dot: str, path: str | Path, *, format: str | None = None) -> Path:
 
 
 def format_value(x: Any) -> str:
-    """A value, compactly: scalars to 4 significant digits, small arrays to 3 decimals,
-    large arrays by their shape.
+    """A value, compactly: scalars to 5 significant digits (as explain's tables), small
+    arrays to 3 decimals, large arrays by their shape.
 
     >>> format_value(11.6521), format_value(np.array([0.5, 1.0, 2.25]))
-    ('11.65', '[0.5, 1., 2.25]')
+    ('11.652', '[0.5, 1., 2.25]')
     >>> format_value(np.zeros((20, 3)))
     'f64[20,3]'
     """
@@ -200,7 +209,7 @@ def format_value(x: Any) -> str:
         return "0"
     if a.ndim == 0:
         if a.dtype.kind in "fc":
-            return format(a.item(), ".4g")
+            return format(a.item(), ".5g")
         return str(a.item())
     if a.size <= 8:
         text = np.array2string(

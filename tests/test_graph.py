@@ -361,8 +361,8 @@ def test_jaxpr_to_dot_of_open_and_closed_jaxprs():
 
 
 def test_format_value():
-    assert format_value(np.float64(11.65198)) == "11.65"
-    assert format_value(-1234567.0) == "-1.235e+06"
+    assert format_value(np.float64(11.65198)) == "11.652"
+    assert format_value(-1234567.0) == "-1.2346e+06"
     assert format_value(3) == "3" and format_value(np.bool_(True)) == "True"
     assert format_value(np.array([[1.0, 2.5], [0.12345, 4.0]])) == "[[1., 2.5], [0.123, 4.]]"
     assert format_value(np.zeros((3, 3), np.float32)) == "f32[3,3]"
@@ -476,3 +476,15 @@ def test_figures_are_current(tmp_path):
         assert _svg_texts(fresh) == _svg_texts(committed), stale
         if fresh.splitlines()[:5] == committed.splitlines()[:5]:  # the Graphviz version
             assert fresh == committed, stale
+
+
+def test_render_refuses_a_function_and_says_how_to_draw_one(tmp_path):
+    with pytest.raises(TypeError, match=r"got function.*render\(to_dot\(f\)\(x\), 'f.svg'\)"):
+        render(fnp.sin, tmp_path / "f.svg")
+
+
+@needs_dot
+def test_render_draws_a_closed_jaxpr(tmp_path):
+    closed = fungrad.make_jaxpr(lambda x: fnp.sin(x) * x)(1.0)
+    path = render(closed, tmp_path / "f.svg")
+    assert "sin" in path.read_text() and path.read_text().lstrip().startswith("<?xml")

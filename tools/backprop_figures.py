@@ -36,7 +36,14 @@ def sum_times(x, y, z):
 
 
 def lecture(x1, x2):
-    return fnp.log(x1) + x1 * x2 - fnp.sin(x2)
+    # One operation per line, in the lecture's order, so that the figure numbers the
+    # nodes v1 ... v5 as docs/tutorial_backprop.md's tables do.
+    v1 = fnp.log(x1)
+    v2 = x1 * x2
+    v3 = fnp.sin(x2)
+    v4 = v1 + v2
+    v5 = v4 - v3
+    return v5
 
 
 def branches(x):
