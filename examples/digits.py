@@ -11,7 +11,9 @@ couple of seconds.
 
     python examples/digits.py                      # tqdm's bar if installed, else a line per epoch
     python examples/digits.py --no-progress-bar    # a printed line per epoch
-    python examples/digits.py --plots docs/images  # also save the curves and confusion matrix
+    python examples/digits.py --plots plots        # also save the curves and confusion matrix
+
+(tools/mlp_figures.py makes the pictures in docs/tutorial_mlp.md from this script.)
 
 It needs scikit-learn (for the data), and matplotlib for ``--plots``; tqdm is
 optional. All three come with ``python -m pip install "fungrad[examples]"``.
@@ -234,8 +236,9 @@ def save_plots(
             ax.axhline(
                 100 * last, color="0.6", linewidth=0.8, zorder=0, label=f"final test {last:.1%}"
             )
-            ax.set_ylim(max(0.0, 100 * min(history["test_accuracy"]) - 2), 100.5)
-        ax.set_title(f"Digits MLP {'-'.join(map(str, SIZES))}: {quantity} after each epoch")
+            lowest = min(history["test_accuracy"] + history["train_accuracy"])
+            ax.set_ylim(max(0.0, 100 * lowest - 2), 100.5)
+        ax.set_title(f"Digits MLP: {quantity} after each epoch")
         ax.grid(True, alpha=0.3)
         ax.legend(title="images")
         paths.append(directory / f"digits_{quantity}.png")
@@ -283,6 +286,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "--plots", type=Path, metavar="DIR", help="save the curves and confusion matrix here"
     )
     args = parser.parse_args(argv)
+    for name in ("epochs", "batch_size"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.plots is not None:
         _figure(1, 1)  # fail now, not after training, if matplotlib is missing
 

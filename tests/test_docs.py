@@ -7,6 +7,9 @@
 - A block whose info string is ``python excerpt=<path>`` quotes fungrad's own code:
   it is not run, but each of its chunks (separated by a line ``...``) must appear
   verbatim, in order, in that file, so a quotation cannot drift from the source.
+- A page that needs an optional package says so in a comment of its own line,
+  ``<!-- requires: sklearn (the examples extra) -->``, and is skipped, with the
+  command that installs the extra, where the package is missing.
 - Every module of the fungrad package has its docstring examples run.
 - Links between pages point at files and headings that exist.
 - The README's commands are the ones CI runs, and its main example does what the
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import importlib.util
 import io
 import os
 import pkgutil
@@ -124,10 +128,37 @@ def _check_excerpt(block: Block, source_path: str, page: str) -> str:
     return ""
 
 
+_REQUIRES = re.compile(
+    r"^<!-- requires: (?P<modules>[\w.]+(?: [\w.]+)*) \(the (?P<extra>[\w-]+) extra\) -->$",
+    re.MULTILINE,
+)
+
+
+def required_modules(text: str) -> list[tuple[str, str]]:
+    """The ``(module, extra)`` pairs that a page's ``<!-- requires: ... -->`` lines name."""
+    return [
+        (module, match["extra"])
+        for match in _REQUIRES.finditer(text)
+        for module in match["modules"].split()
+    ]
+
+
+def skip_unless_importable(text: str, page: str) -> None:
+    """Skip the test of a page whose required optional packages are not installed."""
+    for module, extra in required_modules(text):
+        if importlib.util.find_spec(module.split(".")[0]) is None:
+            pytest.skip(
+                f"{page} needs {module}, from the {extra} extra: "
+                f'python -m pip install "fungrad[{extra}]"'
+            )
+
+
 @pytest.mark.parametrize("page", [pytest.param(p, id=_page_id(p)) for p in DOC_PAGES])
 def test_code_blocks_in_page_run(page: Path) -> None:
     name = _page_id(page)
-    blocks = [b for b in fenced_blocks(page.read_text()) if _is_python(b)]
+    text = page.read_text()
+    skip_unless_importable(text, name)
+    blocks = [b for b in fenced_blocks(text) if _is_python(b)]
     assert blocks, f"{name} has no python code blocks"
     namespace: dict = {"__name__": f"docs:{name}"}
     failures = []  # every block runs, so one run shows everything that drifted
@@ -141,6 +172,51 @@ def test_code_blocks_in_page_run(page: Path) -> None:
             _run_script(block, namespace, name)
     if any(failures):
         pytest.fail(f"code blocks in {name} do not do what they show:\n" + "".join(failures))
+
+
+def test_requires_comment_names_modules_and_their_extra() -> None:
+    text = "# Page\n<!-- requires: sklearn matplotlib.pyplot (the examples extra) -->\n"
+    assert required_modules(text) == [("sklearn", "examples"), ("matplotlib.pyplot", "examples")]
+    assert required_modules("<!-- a comment -->\n") == []
+
+
+def test_page_needing_a_missing_module_is_skipped_with_the_install_command() -> None:
+    text = "<!-- requires: numpy no_such_module_of_fungrad (the examples extra) -->\n"
+    with pytest.raises(
+        pytest.skip.Exception,
+        match=r"page\.md needs no_such_module_of_fungrad, from the examples extra: "
+        r'python -m pip install "fungrad\[examples\]"',
+    ):
+        skip_unless_importable(text, "page.md")
+    skip_unless_importable("<!-- requires: numpy (the examples extra) -->\n", "page.md")
+
+
+def _declared_extras() -> set[str]:
+    """The names of the optional-dependency groups in pyproject.toml."""
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    section = pyproject.split("[project.optional-dependencies]\n", 1)[1].split("\n[", 1)[0]
+    return set(re.findall(r"^([\w-]+) = \[", section, re.MULTILINE))
+
+
+def test_requires_comments_in_pages_are_well_formed_and_name_declared_extras() -> None:
+    extras = _declared_extras()
+    assert "examples" in extras, extras
+    wrong = []
+    for page in DOC_PAGES:
+        text = page.read_text()
+        for line in re.findall(r"^<!-- *requires\b.*$", text, re.MULTILINE):
+            if not _REQUIRES.fullmatch(line):
+                wrong.append(
+                    f"{_page_id(page)}: {line!r} is not '<!-- requires: "
+                    "MODULE ... (the EXTRA extra) -->'"
+                )
+        for module, extra in required_modules(text):
+            if extra not in extras:
+                wrong.append(
+                    f"{_page_id(page)}: {module} from an extra {extra!r} that "
+                    f"pyproject.toml does not declare ({sorted(extras)})"
+                )
+    assert not wrong, "\n".join(wrong)
 
 
 def _github_anchor(heading: str) -> str:
