@@ -335,6 +335,9 @@ def grads_property_test(
         }
         if settings is None:
             overrides["deadline"] = None
+            # One failure, the first found, shrunk: an AssertionError rather than an
+            # ExceptionGroup of every distinct failure hypothesis met while shrinking.
+            overrides["report_multiple_bugs"] = False
         if max_examples is not None:
             overrides["max_examples"] = max_examples
         chosen = hypothesis.settings(base, **overrides)
@@ -367,7 +370,8 @@ def check_grads_property(
     follow each drawn input's dtype (float64: tolerance 1e-5; float32: 3e-2).
 
     The hypothesis settings are those of the loaded profile (or ``settings``), with
-    ``max_examples`` if given; the deadline is off unless ``settings`` is given.
+    ``max_examples`` if given. Unless ``settings`` is given, the deadline is off and one
+    failure is raised even where hypothesis meets several (``report_multiple_bugs=False``).
     Call it inside a plain test function; :func:`grads_property_test` gives the same
     check as a test function for pytest to collect.
 

@@ -224,6 +224,19 @@ def test_the_loaded_profile_applies_and_its_deadline_is_turned_off():
     assert 1 <= len(drawn) <= 2
 
 
+def test_a_run_with_several_distinct_failures_raises_one_of_them():
+    # hypothesis's default would raise an ExceptionGroup of both failures here.
+    def two_failures(x):
+        if x > 0.5:
+            raise ValueError("refuses inputs above 0.5")
+        return wrong_square(x)
+
+    strategy = arrays((), min_value=-1.0, max_value=1.0)
+    with pytest.raises((ValueError, AssertionError)) as caught:
+        check_grads_property(two_failures, strategy, order=1, max_examples=50)
+    assert type(caught.value) in (ValueError, AssertionError)  # not a group of both
+
+
 def test_explicit_settings_apply():
     drawn: list[int] = []
     tiny = settings(max_examples=2, deadline=None)
