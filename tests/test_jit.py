@@ -1136,6 +1136,19 @@ def test_namedtuples_take_the_fast_path_and_outputs_are_built_by_code_made_once(
     assert f.trace_count == 2  # another class of the same fields is another signature
 
 
+def test_numpy_scalars_take_the_fast_path_with_0d_arrays():
+    # A jitted step's 0-d results (a step count) are NumPy scalars; fed back in, they used
+    # to send every later call through the general path.
+    step = jit(lambda count, x: (count + 1, x * 2.0))
+    count, x = np.zeros((), np.int32), np.ones(2)
+    for _ in range(3):
+        count, x = step(count, x)
+    assert isinstance(count, np.int32 | np.ndarray) and int(count) == 3
+    assert step.trace_count == 1 and len(step._fast) == 1
+    step(np.float64(1.0), x)  # another dtype: another signature, on either path
+    assert step.trace_count == 2
+
+
 def test_fast_path_and_general_path_keys_agree_on_every_two_structures():
     _assert_keys_agree_with_signatures([(tree,) for tree in _KEY_STRUCTURES])
     _assert_keys_agree_with_signatures([(tree, 1.0) for tree in _KEY_STRUCTURES])

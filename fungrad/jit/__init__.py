@@ -375,7 +375,8 @@ def _plain_signature(x: Any, leaves: list[Any], key: list[Any]) -> None:
     """Collect the leaves of ``x`` (in tree_flatten's order), and describe its structure,
     shapes and dtypes in ``key`` (flat, in pre-order, with each container's type and
     length, so it is unambiguous). Handles only ndarrays, Python scalars, tuples,
-    lists, dicts, namedtuples (by class) and None; raises _NotPlain for anything else."""
+    lists, dicts, namedtuples (by class), NumPy scalars and None; raises _NotPlain for
+    anything else."""
     t = type(x)
     if t is np.ndarray:
         leaves.append(x)
@@ -385,16 +386,33 @@ def _plain_signature(x: Any, leaves: list[Any], key: list[Any]) -> None:
         key.append(t)
         key.append(len(x))
         for child in x:
-            _plain_signature(child, leaves, key)
+            if type(child) is np.ndarray:  # the ndarray case, inline: most children are
+                leaves.append(child)
+                key.append(child.shape)
+                key.append(child.dtype)
+            else:
+                _plain_signature(child, leaves, key)
     elif t is dict:
         keys = sorted(x)
         key.append(dict)
         key.append(tuple(keys))
         for k in keys:
-            _plain_signature(x[k], leaves, key)
+            child = x[k]
+            if type(child) is np.ndarray:
+                leaves.append(child)
+                key.append(child.shape)
+                key.append(child.dtype)
+            else:
+                _plain_signature(child, leaves, key)
     elif t is float or t is int or t is bool:
         leaves.append(x)
         key.append(t)
+    elif isinstance(x, (np.number, np.bool_)):
+        # A NumPy scalar is strongly typed, as a 0-d array is, and shares its key: a
+        # jitted step's 0-d outputs (an optimiser's step count) come back as these.
+        leaves.append(x)
+        key.append(())
+        key.append(x.dtype)
     elif x is None:
         key.append(None)
     elif isinstance(x, tuple) and is_namedtuple_node(t):  # e.g. an optimiser's state
