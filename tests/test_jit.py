@@ -1226,3 +1226,24 @@ def test_static_values_share_a_cache_key_exactly_when_interchangeable(by_name):
     keys = [key(v) for v in _STATIC_VALUES]
     for (a, key_a), (b, key_b) in itertools.product(zip(_STATIC_VALUES, keys), repeat=2):
         assert (key_a == key_b) == _interchangeable(a, b), (a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+def test_scalar_arithmetic_written_as_operators_gives_eager_bits_and_types(dtype):
+    # 0-d floating arithmetic is generated as Python operators on NumPy scalars (NumPy's
+    # fast scalar path) rather than ufunc calls: the same values, dtypes and weak types.
+    def f(t, s, w):
+        a = t * 0.1 + s  # weak literal and weak argument, with a strong scalar
+        b = (a - t) / (s + 3.0)
+        c = fnp.where(a < b, a * b, b - a) + (a == t) + (b != s)
+        return a, b, c, w * 2.0 + w / 3.0  # w: a weak Python float alone
+
+    args = (dtype(0.7), dtype(1.3), 0.25)
+    eager = f(*args)
+    for got, want in zip(jit(f)(*args), eager):
+        assert type(got) is type(want)
+        assert_same_bits(np.real(got), np.real(want))
+        assert_same_bits(np.imag(got), np.imag(want))
+    source = jit(f).lower(*args).as_text()
+    assert "(a0 * 0.1)" in source  # strong: the operator
+    assert re.search(r"_multiply\d+\(a2, 2\.0\)", source)  # weak alone: the ufunc

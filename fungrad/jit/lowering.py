@@ -111,10 +111,46 @@ def lowering_rule(prim: Primitive) -> Rule:
 # Rules that most primitives share
 
 
+# Python's operators on NumPy scalars take NumPy's scalar arithmetic, about fifteen
+# times faster than a ufunc call (0.15 us against 2 us), with the same IEEE result.
+_SCALAR_OPERATORS = {
+    np.add: "+",
+    np.subtract: "-",
+    np.multiply: "*",
+    np.true_divide: "/",
+    np.less: "<",
+    np.less_equal: "<=",
+    np.greater: ">",
+    np.greater_equal: ">=",
+    np.equal: "==",
+    np.not_equal: "!=",
+}
+
+
+def _scalar_operator(ufunc: np.ufunc, operands: tuple[Operand, ...]) -> str | None:
+    """``(a + b)`` for a binary ufunc on 0-d floating or complex operands, at least one
+    strongly typed (so at least one is a NumPy scalar or 0-d array when the code runs,
+    and the operator gives a NumPy scalar of the ufunc's dtype); else None. Integers
+    keep the ufunc: NumPy's scalar arithmetic warns on an overflow that the ufunc
+    wraps silently."""
+    symbol = _SCALAR_OPERATORS.get(ufunc)
+    if symbol is None or len(operands) != 2:
+        return None
+    if any(x.aval.shape or x.aval.dtype.kind not in "fc" for x in operands):
+        return None
+    if all(x.aval.weak_type for x in operands):
+        return None
+    return f"({operands[0].source} {symbol} {operands[1].source})"
+
+
 def ufunc_lowering(ufunc: np.ufunc) -> Rule:
     """For a primitive that is exactly a NumPy ufunc: ``ufunc(a, b, out=o)``."""
 
     def rule(ctx: LoweringContext, *operands: Operand) -> Emitted:
+        if ctx.out is None:
+            scalar = _scalar_operator(ufunc, operands)
+            if scalar is not None:
+                return Emitted(scalar, True, False)
         call = f"{ctx.name(ufunc, ufunc.__name__)}({', '.join(x.source for x in operands)}"
         if ctx.out is None:
             return Emitted(call + ")", True, False)
