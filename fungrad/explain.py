@@ -121,7 +121,14 @@ def inline_calls(closed: ClosedJaxpr) -> ClosedJaxpr:
     subst: dict[Var, Any] = {}
 
     def read(a: Any) -> Any:
-        return subst.get(a, a) if type(a) is Var else a
+        # Follow the whole chain: a nested call's output maps to a fresh variable, which
+        # maps on to the inner program's output.
+        while type(a) is Var:
+            b = subst.get(a)
+            if b is None or b is a:
+                break
+            a = b
+        return a
 
     def inline(body: list[Eqn], source: str | None) -> None:
         for eqn in body:
@@ -406,13 +413,21 @@ class Explanation:
                     "structure (e.g. explain(f, cotangent=np.ones(shape))), reduce the "
                     "output to a scalar loss, or use mode='forward'."
                 )
-            seeds = [np.ones((), np.result_type(self._read(outvars[0])))]
+            dtype = np.result_type(self._read(outvars[0]))
+            if dtype.kind != "f":
+                raise FungradTypeError(
+                    "explain's reverse trace needs a real floating-point output, as grad "
+                    f"does, but the function returned dtype {dtype}: an integer or boolean "
+                    "has no derivative, and a complex output needs cotangent=. Return a "
+                    "float loss, or use mode='forward'."
+                )
+            seeds = [np.ones((), dtype)]
         else:
             seeds, tree = tree_flatten(cotangent)
             if tree != out_tree:
                 raise FungradValueError(
-                    f"explain: cotangent= must have the structure of the output "
-                    f"{out_tree}), but it has the structure {tree}."
+                    "explain: cotangent= must have the structure of the output, "
+                    f"{out_tree}, but it has the structure {tree}."
                 )
             for a, seed in zip(outvars, seeds):
                 if np.shape(seed) != np.shape(self._read(a)):
@@ -420,12 +435,19 @@ class Explanation:
                         f"explain: cotangent= of shape {np.shape(seed)} does not match the "
                         f"output, of shape {np.shape(self._read(a))}."
                     )
+                if np.iscomplexobj(seed) and not np.iscomplexobj(self._read(a)):
+                    raise FungradTypeError(
+                        f"explain: cotangent= is complex ({np.result_type(seed)}) but the "
+                        f"output is real ({np.result_type(self._read(a))}); the adjoint of "
+                        "a real output is real: pass a real cotangent."
+                    )
         bars: dict[Var, np.ndarray] = {}
         for a, seed in zip(outvars, seeds):
             if type(a) is Var and a in self._depends:
                 name = self.names[a]
                 seed = np.asarray(seed, dtype=np.result_type(self._read(a)))
-                bars[a] = bars[a] + seed if a in bars else seed
+                accumulated = a in bars
+                bars[a] = bars[a] + seed if accumulated else seed
                 self.backward.append(
                     {
                         "adjoint": adjoint_name(name),
@@ -436,7 +458,7 @@ class Explanation:
                         "local": "",
                         "local_value": None,
                         "contribution": np.asarray(seed),
-                        "accumulated": False,
+                        "accumulated": accumulated,
                         "value": bars[a],
                         "source": None,
                     }
@@ -486,23 +508,20 @@ class Explanation:
     def _gradient(self, args: tuple, argnums: tuple[int, ...], single: bool) -> Any:
         jaxpr = self.jaxpr.jaxpr
         invars = iter(jaxpr.invars)
-        grads = []
+        grads = {}
         for i, arg in enumerate(args):
             leaves, tree = tree_flatten(arg)
             mine = [next(invars) for _ in leaves]
             if i in argnums:
-                grads.append(
-                    tree_unflatten(
-                        tree,
-                        [
-                            self.adjoints.get(
-                                self.names[v], np.zeros(np.shape(x), np.result_type(x))
-                            )
-                            for v, x in zip(mine, leaves)
-                        ],
-                    )
+                grads[i] = tree_unflatten(
+                    tree,
+                    [
+                        self.adjoints.get(self.names[v], np.zeros(np.shape(x), np.result_type(x)))
+                        for v, x in zip(mine, leaves)
+                    ],
                 )
-        return grads[0] if single else tuple(grads)
+        # In the order of argnums, as grad(f, argnums) returns them.
+        return grads[argnums[0]] if single else tuple(grads[i] for i in argnums)
 
     # -- the tangent trace ---------------------------------------------------------------
 
@@ -595,14 +614,16 @@ class Explanation:
     ) -> tuple[str, float | None]:
         """The local derivative of ``eqn`` in its input ``p``, as the reverse trace shows
         it: a formula, and for scalars the number ``∂v_out/∂v_in`` (a jvp of the
-        primitive along a unit tangent)."""
+        primitive: the vjp of a unit cotangent, which a custom_vjp rule has too)."""
         formula = _formula(eqn, p, labels, self._out_names(eqn), "reverse")
         number = None
         out_avals = [v.aval for v in eqn.outputs]
         if len(out_avals) == 1 and out_avals[0].shape == () and eqn.inputs[p].aval.shape == ():
             fn = _rebind(eqn, values, [p])
-            _, number = jvp(fn, (values[p],), (np.ones((), eqn.inputs[p].aval.dtype),))
-            number = float(number[0] if eqn.primitive.multiple_results else number)
+            out, pullback = vjp(fn, values[p])
+            unit = np.ones((), np.result_type(out[0] if eqn.primitive.multiple_results else out))
+            (number,) = pullback([unit] if eqn.primitive.multiple_results else unit)
+            number = float(number)
         return formula, number
 
     # -- display -------------------------------------------------------------------------
@@ -725,7 +746,8 @@ def _format_value(x: Any) -> str:
             return f"{complex(a):.5g}"
         return str(a.item())
     if a.size <= 16:
-        text = np.array2string(a, precision=4, suppress_small=True, max_line_width=10**6)
+        # (not suppress_small, which would print 1e-06 as 0.)
+        text = np.array2string(a, precision=4, max_line_width=10**6)
         return " ".join(line.strip() for line in text.splitlines())
     short = f"{dtypes.short_name(a.dtype)}[{','.join(map(str, a.shape))}]"
     if a.dtype.kind in "fiu":

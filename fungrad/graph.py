@@ -163,20 +163,20 @@ def jaxpr_to_dot(
     return _Drawing(closed, names, list(arg_names or []), source_info, title).text()
 
 
-def render(dot: str | ClosedJaxpr, path: str | Path, *, format: str | None = None) -> Path:
-    """Write the picture of DOT text (from :func:`to_dot`) or of a closed jaxpr to ``path``;
+def render(dot: str | ClosedJaxpr | Jaxpr, path: str | Path, *, format: str | None = None) -> Path:
+    """Write the picture of DOT text (from :func:`to_dot`) or of a jaxpr to ``path``;
     returns the path.
 
     ``format`` is ``"svg"``, ``"png"`` or ``"pdf"``, by default the path's suffix. The
     layout is made by Graphviz's ``dot`` program, through the ``graphviz`` Python
     package when it is installed, otherwise by running ``dot`` directly.
     """
-    if isinstance(dot, ClosedJaxpr):
+    if isinstance(dot, (ClosedJaxpr, Jaxpr)):
         dot = jaxpr_to_dot(dot)
     if not isinstance(dot, str):
         raise FungradTypeError(
             "render: dot must be DOT text, from fungrad.graph.to_dot(f)(*args), or a "
-            f"ClosedJaxpr, got {type(dot).__name__}. To draw a function, trace it at "
+            f"jaxpr, got {type(dot).__name__}. To draw a function, trace it at "
             "arguments first: render(to_dot(f)(x), 'f.svg')."
         )
     path = Path(path)
@@ -187,6 +187,7 @@ def render(dot: str | ClosedJaxpr, path: str | Path, *, format: str | None = Non
                 f"render: cannot tell the format of {str(path)!r}, which has no suffix; "
                 f"name the file with one of {_listed(FORMATS)} or pass format=..."
             )
+    format = format.lower() if isinstance(format, str) else format
     if format not in FORMATS:
         raise FungradValueError(
             f"render: unknown format {format!r}; use one of {_listed(FORMATS)}"
@@ -212,9 +213,7 @@ def format_value(x: Any) -> str:
             return format(a.item(), ".5g")
         return str(a.item())
     if a.size <= 8:
-        text = np.array2string(
-            a, precision=3, separator=", ", suppress_small=True, max_line_width=10**6
-        )
+        text = np.array2string(a, precision=3, separator=", ", max_line_width=10**6)
         text = re.sub(r"\s+", " ", text)  # one line, without the padding that aligns columns
         return re.sub(r"(?<=\[) +| +(?=[,\]])", "", text)
     return ShapedArray(a.shape, a.dtype).str_short()

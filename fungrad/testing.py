@@ -189,7 +189,7 @@ def arrays(
             f"arrays: min_value and max_value must be finite with min_value < max_value, "
             f"got {min_value} and {max_value}"
         )
-    away_from = (away_from,) if isinstance(away_from, (int, float)) else tuple(away_from)
+    away_from = tuple(float(p) for p in np.ravel(np.asarray(away_from, dtype=float)))
     if away_from and not margin > 0:
         raise ValueError(f"arrays: margin must be positive, got {margin}")
     if isinstance(shape, int):

@@ -469,3 +469,63 @@ def test_cotangent_errors():
         fungrad.explain(lambda x: x * 2.0, cotangent=np.ones(2))(np.ones(3))
     with pytest.raises(ValueError, match=r"cotangent= is the output seed of reverse mode"):
         fungrad.explain(lambda x: x, mode="forward", tangent=1.0, cotangent=1.0)
+
+
+# ---------------------------------------------------------------------------------------
+# Regressions found in review: each was a wrong number shown as right, or a crash
+
+
+def test_gradient_follows_the_order_of_argnums():
+    f = lambda x, y: x * y**2  # noqa: E731
+    e = fungrad.explain(f, argnums=(1, 0))(2.0, 3.0)
+    assert [float(g) for g in e.gradient] == [float(g) for g in fungrad.grad(f, (1, 0))(2.0, 3.0)]
+    assert [float(g) for g in e.gradient] == [12.0, 9.0]
+
+
+def test_a_scalar_custom_vjp_is_one_row_with_its_own_rule():
+    @fungrad.custom_vjp
+    def sine(x):
+        return fnp.sin(x)
+
+    sine.defvjp(lambda x: (fnp.sin(x), x), lambda x, g: (5.0 * g,))  # a deliberate rule
+    f = lambda x: sine(x) * x  # noqa: E731
+    e = fungrad.explain(f)(0.7)
+    assert float(e.gradient[0]) == pytest.approx(float(fungrad.grad(f)(0.7)))
+    (row,) = [r for r in e.backward if r["primitive"] == "custom_vjp_call"]
+    assert row["local_value"] == pytest.approx(5.0)
+
+
+def test_nested_jit_and_checkpoint_calls_are_inlined():
+    c2 = np.array([1.0, 2.0, 3.0])
+    inner = fungrad.jit(lambda y: fnp.sin(y) * c2)
+    outer = fungrad.jit(lambda y: fungrad.checkpoint(inner)(y) * 2.0 + inner(y))
+    f = lambda x: fnp.sum(outer(x))  # noqa: E731
+    x = np.array([0.1, 0.2, 0.3])
+    e = fungrad.explain(f)(x)
+    np.testing.assert_allclose(e.gradient[0], fungrad.grad(f)(x), rtol=1e-14)
+    assert {r["primitive"] for r in e.forward} >= {"sin", "mul", "add", "reduce_sum"}
+    assert not {r["primitive"] for r in e.forward} & {"jit", "checkpoint"}
+
+
+def test_small_array_values_are_not_shown_as_zeros():
+    e = fungrad.explain(lambda x: fnp.sum(x * 1e-6))(np.array([1.0, 2.0]))
+    assert "1.e-06" in str(e).splitlines()[-1] and "[0. 0.]" not in str(e)
+    assert "1.e-06" in fungrad.graph.format_value(np.array([1e-6, 2e-6]))
+
+
+def test_an_output_used_twice_accumulates_its_seed():
+    e = fungrad.explain(lambda x: (x, x), cotangent=(1.0, 2.0))(0.7)
+    seeds = [r for r in e.backward if r["chain"] == "seed"]
+    assert [r["accumulated"] for r in seeds] == [False, True]
+    assert [float(r["value"]) for r in seeds] == [1.0, 3.0]
+    assert "v̄0       +=  seed" in str(e)
+
+
+def test_an_integer_output_has_no_gradient_to_explain():
+    with pytest.raises(TypeError, match=r"floating-point output.*int64"):
+        fungrad.explain(lambda x: fnp.argmax(x))(np.ones(3))
+
+
+def test_a_complex_cotangent_of_a_real_output_is_refused():
+    with pytest.raises(TypeError, match=r"cotangent= is complex.*real"):
+        fungrad.explain(lambda x: x * 2.0, cotangent=np.ones(3) * 1j)(np.ones(3))

@@ -488,3 +488,6 @@ def test_render_draws_a_closed_jaxpr(tmp_path):
     closed = fungrad.make_jaxpr(lambda x: fnp.sin(x) * x)(1.0)
     path = render(closed, tmp_path / "f.svg")
     assert "sin" in path.read_text() and path.read_text().lstrip().startswith("<?xml")
+    # a bare Jaxpr too, and the format in capitals
+    path = render(closed.jaxpr, tmp_path / "g.out", format="SVG")
+    assert "sin" in path.read_text()

@@ -89,6 +89,11 @@ def test_arrays_reach_the_edge_of_the_margin_but_not_inside(dtype):
     assert abs(float(below) - 0.1) >= 0.05
 
 
+@given(arrays((5,), np.float32, away_from=np.float32(0.0), margin=0.5))
+def test_away_from_takes_a_numpy_scalar_or_an_array(x):
+    assert np.all(np.abs(x) >= 0.5)
+
+
 def test_arrays_refuse_bounds_that_leave_no_value():
     with pytest.raises(ValueError, match=r"no float64 value in \[-1.0, 1.0\] is at least 2"):
         arrays((2,), min_value=-1.0, max_value=1.0, away_from=(0.0,), margin=2.0)
