@@ -1232,13 +1232,14 @@ def test_static_values_share_a_cache_key_exactly_when_interchangeable(by_name):
 def test_scalar_arithmetic_written_as_operators_gives_eager_bits_and_types(dtype):
     # 0-d floating arithmetic is generated as Python operators on NumPy scalars (NumPy's
     # fast scalar path) rather than ufunc calls: the same values, dtypes and weak types.
-    def f(t, s, w):
+    def f(t, s, w, n):
         a = t * 0.1 + s  # weak literal and weak argument, with a strong scalar
         b = (a - t) / (s + 3.0)
         c = fnp.where(a < b, a * b, b - a) + (a == t) + (b != s)
-        return a, b, c, w * 2.0 + w / 3.0  # w: a weak Python float alone
+        d = 3.5 * n + n / 2.0 + (n > 1.5) * a  # a strong integer with floats
+        return a, b, c, d, w * 2.0 + w / 3.0, n + 2  # w: a weak Python float alone
 
-    args = (dtype(0.7), dtype(1.3), 0.25)
+    args = (dtype(0.7), dtype(1.3), 0.25, np.int32(3))
     eager = f(*args)
     for got, want in zip(jit(f)(*args), eager):
         assert type(got) is type(want)
@@ -1247,3 +1248,4 @@ def test_scalar_arithmetic_written_as_operators_gives_eager_bits_and_types(dtype
     source = jit(f).lower(*args).as_text()
     assert "(a0 * 0.1)" in source  # strong: the operator
     assert re.search(r"_multiply\d+\(a2, 2\.0\)", source)  # weak alone: the ufunc
+    assert "(3.5 * a3)" in source and re.search(r"_add\d+\(a3, 2\)", source)  # ints: ufunc

@@ -128,16 +128,18 @@ _SCALAR_OPERATORS = {
 
 
 def _scalar_operator(ufunc: np.ufunc, operands: tuple[Operand, ...]) -> str | None:
-    """``(a + b)`` for a binary ufunc on 0-d floating or complex operands, at least one
-    strongly typed (so at least one is a NumPy scalar or 0-d array when the code runs,
-    and the operator gives a NumPy scalar of the ufunc's dtype); else None. Integers
-    keep the ufunc: NumPy's scalar arithmetic warns on an overflow that the ufunc
-    wraps silently."""
+    """``(a + b)`` for a binary ufunc on 0-d operands, one of them floating or complex
+    (so the operation is a floating one) and at least one strongly typed (so at least
+    one is a NumPy scalar or 0-d array when the code runs, and the operator gives a
+    NumPy scalar of the ufunc's dtype); else None. Integer arithmetic keeps the ufunc:
+    NumPy's scalar arithmetic warns on an overflow that the ufunc wraps silently."""
     symbol = _SCALAR_OPERATORS.get(ufunc)
     if symbol is None or len(operands) != 2:
         return None
-    if any(x.aval.shape or x.aval.dtype.kind not in "fc" for x in operands):
+    if any(x.aval.shape or x.aval.dtype.kind not in "biufc" for x in operands):
         return None
+    if not any(x.aval.dtype.kind in "fc" for x in operands):
+        return None  # integer (or boolean) arithmetic
     if all(x.aval.weak_type for x in operands):
         return None
     return f"({operands[0].source} {symbol} {operands[1].source})"
