@@ -14,6 +14,7 @@ docs/testing.md shows a whole test of a user-defined loss.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -270,17 +271,47 @@ def like(
 
 
 def _arguments(strategy: Any) -> SearchStrategy[tuple[Any, ...]]:
-    """The strategy of the argument tuple: one strategy draws the only argument; a tuple
-    or list holds one entry per positional argument (a strategy, or a constant)."""
+    """The strategy of the drawn arguments: one strategy draws the only argument; a
+    tuple or list holds one entry per positional argument, and its strategies are drawn
+    (its constants are held by :func:`_holding_constants`)."""
     if _is_strategy(strategy):
         return st.tuples(strategy)
     if isinstance(strategy, (tuple, list)):
-        return st.tuples(*(s if _is_strategy(s) else st.just(s) for s in strategy))
+        return st.tuples(*(s for s in strategy if _is_strategy(s)))
     raise TypeError(
         "check_grads_property: strategy must be a hypothesis strategy drawing the function's "
         "argument, or a tuple with one entry per positional argument (a strategy or a "
         f"constant), got {type(strategy).__name__}"
     )
+
+
+def _holding_constants(f: Callable[..., Any], strategy: Any, name: str) -> Callable[..., Any]:
+    """``f`` as a function of its drawn arguments only, with the constants of a tuple
+    ``strategy`` in their places: check_grads differentiates what it is given, and a
+    constant (labels, fixed data) is not differentiated. Its signature names the drawn
+    parameters, so that check_grads's messages name them as ``f`` does."""
+    if _is_strategy(strategy) or all(_is_strategy(s) for s in strategy):
+        return f
+    drawn = [i for i, s in enumerate(strategy) if _is_strategy(s)]
+    fixed = list(strategy)
+
+    def held(*values: Any) -> Any:
+        args = list(fixed)
+        for i, value in zip(drawn, values):
+            args[i] = value
+        return f(*args)
+
+    held.__name__ = held.__qualname__ = name
+    try:
+        parameters = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError):
+        parameters = []
+    if len(parameters) == len(fixed) and all(
+        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters
+    ):
+        chosen = [parameters[i].replace(kind=inspect.Parameter.POSITIONAL_ONLY) for i in drawn]
+        held.__signature__ = inspect.Signature(chosen)  # type: ignore[attr-defined]
+    return held
 
 
 def grads_property_test(
@@ -316,8 +347,10 @@ def grads_property_test(
     name = getattr(f, "__name__", "fun")
     name = name if isinstance(name, str) and name.isidentifier() else "fun"
 
+    checked = _holding_constants(f, strategy, name)
+
     def check_drawn_arguments(args: tuple[Any, ...]) -> None:
-        check_grads(f, args, order, modes, atol=atol, rtol=rtol, eps=eps, seed=seed)
+        check_grads(checked, args, order, modes, atol=atol, rtol=rtol, eps=eps, seed=seed)
 
     # hypothesis names the test in its report of a falsifying example.
     check_drawn_arguments.__name__ = check_drawn_arguments.__qualname__ = f"check_grads_of_{name}"
@@ -365,7 +398,8 @@ def check_grads_property(
     first failure, on the simplest input hypothesis finds (it reports that input).
 
     ``strategy`` draws ``f``'s argument, or is a tuple with one entry per positional
-    argument: a strategy, or a constant passed as it is. ``order`` and ``modes`` are as
+    argument: a strategy, or a constant, passed as it is and not differentiated (labels,
+    fixed data). ``order`` and ``modes`` are as
     for ``check_grads``, and so are ``atol``, ``rtol`` and ``eps``: by default they
     follow each drawn input's dtype (float64: tolerance 1e-5; float32: 3e-2).
 

@@ -200,6 +200,31 @@ def test_check_grads_property_passes_constants_in_the_argument_tuple_as_they_are
     assert seen and set(seen) == {3}
 
 
+@fungrad.custom_jvp
+def _wrong_in_data(data, x):
+    return data * fnp.sin(x)
+
+
+_wrong_in_data.defjvp(  # right in x, wrong in data
+    lambda p, t: (_wrong_in_data(*p), 7.0 * t[0] * fnp.sin(p[1]) + p[0] * fnp.cos(p[1]) * t[1])
+)
+
+
+def test_constants_in_the_argument_tuple_are_not_differentiated():
+    data = np.array([0.5, -1.5])
+    check_grads_property(_wrong_in_data, (data, arrays((2,))), order=2, max_examples=3)
+    with pytest.raises(AssertionError):  # the wrong rule in data, when data is drawn
+        check_grads_property(_wrong_in_data, (arrays((2,)), arrays((2,))), max_examples=3)
+
+
+def test_messages_name_the_drawn_argument_past_a_constant():
+    def f(data, x):
+        return wrong_square(x) * data
+
+    with pytest.raises(AssertionError, match=r"argument `x`"):
+        check_grads_property(f, (np.array([1.0, 2.0]), arrays((2,))), order=1, max_examples=3)
+
+
 def _counting(strategy, counter):
     def count(x):
         counter.append(1)
