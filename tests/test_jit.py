@@ -1249,3 +1249,38 @@ def test_scalar_arithmetic_written_as_operators_gives_eager_bits_and_types(dtype
     assert "(a0 * 0.1)" in source  # strong: the operator
     assert re.search(r"_multiply\d+\(a2, 2\.0\)", source)  # weak alone: the ufunc
     assert "(3.5 * a3)" in source and re.search(r"_add\d+\(a3, 2\)", source)  # ints: ufunc
+
+
+def test_scatter_add_assigns_where_constant_rows_make_indices_distinct():
+    # The transpose of picking one entry per row (a cross-entropy with integer labels)
+    # is written as an assignment; a constant index with repeats keeps np.add.at.
+    def by_rows(x, labels):
+        return fnp.sum(fnp.take_along_axis(x, labels[:, None], axis=1) ** 2)
+
+    def repeated(x):
+        return fnp.sum(x[np.array([0, 0, 2])] ** 2)
+
+    x = np.arange(12.0).reshape(4, 3) / 7.0
+    labels = np.array([2, 0, 2, -1])  # -1 is the last column, as 2 is
+    for f, args in ((by_rows, (x, labels)), (repeated, (x,))):
+        g = fungrad.grad(f)
+        assert_same_bits(jit(g)(*args), g(*args))
+    from fungrad.core import primitives
+    from fungrad.jit.lowering import _scatter_add_unique
+
+    def scatter_impls(f, *args):
+        namespace = jit(fungrad.grad(f)).lower(*args).compile().__globals__
+        return {v.func for v in namespace.values() if getattr(v, "func", None) in impls}
+
+    impls = {_scatter_add_unique, primitives["scatter_add"].impl}
+    assert scatter_impls(by_rows, x, labels) == {_scatter_add_unique}
+    assert scatter_impls(repeated, x) == {primitives["scatter_add"].impl}
+
+
+@pytest.mark.parametrize("n", [3, 2.5, True, np.int32(3), np.array(4.0)])
+def test_reshape_of_a_0d_argument_of_any_kind(n):
+    # Arrays are reshaped by their method; a 0-d value may be a Python scalar (a bool is
+    # strongly typed and stays one), which has none.
+    f = lambda x, n: fnp.reshape(n, (1,)) * x  # noqa: E731
+    assert_same_bits(jit(f)(np.ones(1), n), f(np.ones(1), n))
+    assert_same_bits(jit(f)(np.ones((2, 3)), n).reshape(6), f(np.ones(6), n))

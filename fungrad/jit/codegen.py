@@ -100,7 +100,7 @@ class ModuleWriter:
         for i, v in enumerate(jaxpr.invars):
             operands[v] = Operand(f"a{i}", v.aval)
         for v, c in zip(jaxpr.constvars, closed.consts):
-            operands[v] = Operand(self.name(c, "c"), v.aval)
+            operands[v] = Operand(self.name(c, "c"), v.aval, value=c)  # known, not inline
         schedule = Schedule(jaxpr)
         lines = []
         counter = 0

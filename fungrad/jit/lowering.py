@@ -37,6 +37,7 @@ import fungrad.primitives  # noqa: F401  (registers the built-in primitives)
 from fungrad.core import ClosedJaxpr, Primitive, ShapedArray, primitives
 from fungrad.matrix_layouts import matrix_product_layout
 from fungrad.primitives.control_flow import cond_p, run_while, scan_driver, scan_p, while_p
+from fungrad.primitives.indexing import StaticIndex, scatter_add_p
 from fungrad.primitives.remat import checkpoint_p
 
 if TYPE_CHECKING:
@@ -45,8 +46,9 @@ if TYPE_CHECKING:
 
 class Operand:
     """An operand as a rule sees it: its ``source`` in the generated code, its ``aval``,
-    and, if it is a literal, its ``value``. Compared by identity: ``ctx.out in operands``
-    says whether the offered buffer is one of them."""
+    and, if it is a literal (written inline) or a constant of the program (referred to
+    by name), its ``value``; else ``value`` is None. Compared by identity: ``ctx.out in
+    operands`` says whether the offered buffer is one of them."""
 
     __slots__ = ("source", "aval", "is_literal", "value")
 
@@ -195,7 +197,7 @@ for _name in _UFUNCS.split():
     register_lowering(primitives[_name], ufunc_lowering(primitives[_name].impl))
 
 # Called through their impl, which makes a new array.
-for _name in "logistic round argmax argmin concatenate scatter_add eye".split():
+for _name in "logistic round argmax argmin concatenate eye".split():
     register_lowering(primitives[_name], impl_lowering(primitives[_name], fresh=True))
 _convert = primitives["convert_element_type"]
 register_lowering(_convert, impl_lowering(_convert, fresh=True, hint="convert"))
@@ -204,6 +206,44 @@ register_lowering(_convert, impl_lowering(_convert, fresh=True, hint="convert"))
 _broadcast = primitives["broadcast_in_dim"]
 register_lowering(_broadcast, impl_lowering(_broadcast, fresh=False, hint="broadcast"))
 register_lowering(primitives["gather"], impl_lowering(primitives["gather"], fresh=False))
+
+
+def _unique_positions(index: StaticIndex, arrays: tuple[Operand, ...]) -> bool:
+    """Whether the index picks each element at most once, as the program's constants
+    show: one of its integer index arrays is a constant whose entries, broadcast with
+    the others, are distinct and non-negative (as a row index ``arange(n)[:, None]``
+    is), so the tuples of indices are distinct whatever the others hold."""
+    if not arrays or any(e is Ellipsis or e is None for e in index.entries):
+        return False
+    shape = np.broadcast_shapes(*(a.aval.shape for a in arrays))
+    for a in arrays:
+        if a.is_literal or a.value is None:
+            continue
+        values = np.broadcast_to(np.asarray(a.value), shape).ravel()
+        if values.size and values.min() >= 0 and np.unique(values).size == values.size:
+            return True
+    return False
+
+
+def _scatter_add_unique(ct, *index_arrays, index, shape):
+    """scatter_add where no element is picked twice: a plain assignment into zeros."""
+    out = np.zeros(shape, np.result_type(ct))
+    out[index.build(index_arrays)] = ct
+    return out
+
+
+def _scatter_add_lowering(
+    ctx: LoweringContext, ct: Operand, *arrays: Operand, index: StaticIndex, shape: tuple
+) -> Emitted:
+    # np.add.at, which accumulates repeated indices, costs several times an assignment;
+    # where the constants prove the indices distinct (a gather's transpose by rows, as
+    # in a cross-entropy with integer labels), the assignment is exact.
+    impl = _scatter_add_unique if _unique_positions(index, arrays) else scatter_add_p.impl
+    fn = ctx.name(functools.partial(impl, index=index, shape=shape), "scatter_add")
+    return Emitted(f"{fn}({_sources((ct, *arrays))})", True, False)
+
+
+register_lowering(scatter_add_p, _scatter_add_lowering)
 
 
 def _integer_pow_lowering(ctx: LoweringContext, x: Operand, *, y: int) -> Emitted:
@@ -256,12 +296,18 @@ for _name, _reduce in (
 ):
     register_lowering(primitives[_name], _reduction_lowering(_name, _reduce))
 
-register_lowering(
-    primitives["reshape"],
-    lambda ctx, x, *, new_sizes: Emitted(
-        f"{ctx.name(np.reshape, 'reshape')}({x.source}, {new_sizes!r})", False, False
-    ),
-)
+
+def _reshape_lowering(ctx: LoweringContext, x: Operand, *, new_sizes: tuple) -> Emitted:
+    if x.is_literal or not x.aval.shape:
+        # A 0-d value may be a Python scalar when the code runs (a bool argument, say),
+        # which has no reshape method.
+        call = f"{ctx.name(np.reshape, 'reshape')}({x.source}, {new_sizes!r})"
+        return Emitted(call, False, False)
+    # An array: the method, five times cheaper than np.reshape's call.
+    return Emitted(f"{x.source}.reshape({new_sizes!r})", False, False)
+
+
+register_lowering(primitives["reshape"], _reshape_lowering)
 register_lowering(
     primitives["transpose"],
     lambda ctx, x, *, permutation: Emitted(
