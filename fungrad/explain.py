@@ -831,11 +831,12 @@ _INFIX = {"add": "+", "sub": "-", "mul": "·", "div": "/"}
 
 
 def _is_matmul(eqn: Eqn) -> bool:
-    """Whether a dot_general is the matrix product of the lhs's last axis with the
-    rhs's first (``A @ B``, vectors included)."""
+    """Whether a dot_general is a product of matrices or vectors, ``A @ B`` (the lhs's
+    last axis with the rhs's first, neither over 2 dimensions, where ``ᵀ`` means what
+    the tables write)."""
     (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
     lhs, rhs = (a.aval.ndim for a in eqn.inputs)
-    return not lb and not rb and tuple(lc) == (lhs - 1,) and tuple(rc) == (0,) and rhs <= 2
+    return not lb and not rb and tuple(lc) == (lhs - 1,) and tuple(rc) == (0,) and lhs <= 2 >= rhs
 
 
 def _expression(eqn: Eqn, labels: list[str]) -> str:

@@ -8,31 +8,16 @@ command line is parsed too)."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
-from pathlib import Path
 from types import ModuleType
 from typing import Any
-from unittest import mock
 
 import numpy as np
 import pytest
+from example_loader import load_example
 
 import fungrad
 import fungrad.numpy as fnp
 from fungrad.test_util import check_grads
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-def load_example(name: str) -> ModuleType:
-    """examples/<name>.py as a module; the thread settings it makes at import are undone."""
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    with mock.patch.dict(os.environ):
-        spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
-import os
 import re
 import sys
 from pathlib import Path
@@ -22,25 +21,15 @@ from unittest import mock
 
 import numpy as np
 import pytest
+from example_loader import load_example
 
 from fungrad import nn, optim
 from fungrad.test_util import check_grads
 
 pytest.importorskip("sklearn", reason="examples/digits.py trains on scikit-learn's digits")
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 EPOCHS = 3  # 3 epochs reach 93.6-95% test accuracy over seeds 0-9; the test asks for 90%
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def load_example(name: str) -> ModuleType:
-    """examples/<name>.py as a module; the thread settings it makes at import are undone."""
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    with mock.patch.dict(os.environ):
-        spec.loader.exec_module(module)
-    return module
 
 
 def run_main(module: ModuleType, argv: list[str]) -> tuple[Any, str, str]:

@@ -11,9 +11,7 @@ only when that package is absent, and the message they give then is tested."""
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
-import os
 import re
 import sys
 from pathlib import Path
@@ -23,24 +21,14 @@ from unittest import mock
 
 import numpy as np
 import pytest
+from example_loader import load_example
 
 import fungrad
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 INSTALL_HINTS = (
     'python -m pip install "fungrad[examples]"',
     'python -m pip install ".[examples]"',
 )
-
-
-def load_example(name: str) -> ModuleType:
-    """examples/<name>.py as a module; the thread settings it makes at import are undone."""
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    with mock.patch.dict(os.environ):
-        spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
