@@ -160,6 +160,13 @@ def _node_for(cls: type) -> _NodeDef | None:
     return node
 
 
+def registered_node_count() -> int:
+    """How many pytree node types are registered; it changes with every registration
+    (a type is registered at most once), so a cache of how structures flatten can tell
+    that it may be out of date."""
+    return len(_registry)
+
+
 def is_namedtuple_node(cls: type) -> bool:
     """True if objects of type ``cls`` flatten as a namedtuple: their fields, in order, are
     the children, and the class is the node's auxiliary data."""

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
@@ -44,8 +44,9 @@ from fungrad import (
     vmap,
 )
 from fungrad.errors import ConcretizationError
-from fungrad.jit import _NotPlain, _plain_signature
+from fungrad.jit import _compile_flattener, _NotPlain, _plain_signature
 from fungrad.tree_util import (
+    register_pytree_node,
     tree_flatten,
     tree_leaves,
     tree_map,
@@ -1110,6 +1111,67 @@ def _assert_keys_agree_with_signatures(calls: list[tuple]) -> None:
         assert (general_a == general_b) == same, (a, b)
         if fast_a is not None and fast_b is not None:
             assert (fast_a == fast_b) == same, (a, b)
+
+
+def _flattened(flattener: Any, args: tuple) -> Any:
+    got = flattener.fn(args)
+    return None if got is None else (got[0], [id(x) for x in got[1]])
+
+
+def _plain(args: tuple) -> Any:
+    leaves: list[Any] = []
+    parts: list[Any] = []
+    try:
+        _plain_signature(args, leaves, parts)
+    except (_NotPlain, TypeError):
+        return None
+    return tuple(parts), [id(x) for x in leaves]
+
+
+@settings(max_examples=max(200, settings.default.max_examples))
+@given(st.data())
+def test_a_structure_s_flattener_reads_what_plain_signature_reads_or_declines(data):
+    # The fast path reads a repeated structure with a flattener generated for it: on any
+    # arguments it must give _plain_signature's key and leaves exactly, or None.
+    first = data.draw(_key_trees, label="first")
+    assume(_plain((first,)) is not None)
+    flattener = _compile_flattener((first,))
+    assert _flattened(flattener, (first,)) == _plain((first,))
+    leaves, treedef = tree_flatten(first)
+    if leaves and data.draw(st.booleans(), label="same structure"):
+        second = tree_unflatten(
+            treedef, [data.draw(st.sampled_from(_confusable_with(x))) for x in leaves]
+        )
+    else:
+        second = data.draw(_key_trees, label="second")
+    got = _flattened(flattener, (second,))
+    assert got is None or got == _plain((second,)), (first, second)
+
+
+def test_flatteners_read_arrays_and_numpy_scalars_alike_and_other_structures_not():
+    state = _Pair(np.zeros((), np.int32), [{"w": np.ones(2), "b": 1.0}])
+    flattener = _compile_flattener((state,))
+    as_scalar = _Pair(np.int32(4), [{"w": np.ones(2), "b": 2.0}])
+    assert _flattened(flattener, (as_scalar,)) == _plain((as_scalar,))
+    for other in (
+        _Other(np.int32(4), [{"w": np.ones(2), "b": 2.0}]),  # another class
+        _Pair(np.int32(4), [{"w": np.ones(2), "c": 2.0}]),  # another key
+        _Pair(np.int32(4), [{"w": np.ones(2), "b": 2}]),  # an int where a float was
+        _Pair(np.int32(4), [{"w": np.ones(2), "b": 2.0}, None]),  # a longer list
+        _Pair(np.int32(4), ({"w": np.ones(2), "b": 2.0},)),  # a tuple for a list
+    ):
+        assert _flattened(flattener, (other,)) is None, other
+
+
+def test_registering_a_namedtuple_class_retires_the_flatteners_that_read_it():
+    Point = collections.namedtuple("Point", "x y")
+    f = jit(lambda p: p[0] * 2.0 + p[1])
+    for _ in range(3):
+        assert float(f(Point(np.float64(1.0), np.float64(3.0)))) == 5.0
+    assert f._flat is not None and f._flat.current()
+    register_pytree_node(Point, lambda p: ((p.y, p.x), None), lambda _, c: Point(c[1], c[0]))
+    assert not f._flat.current()
+    assert float(f(Point(np.float64(1.0), np.float64(3.0)))) == 5.0
 
 
 def test_fast_path_and_general_path_keys_agree_on_every_two_leaves():
