@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 import fungrad.numpy as fnp
+from fungrad.custom_derivatives import custom_jvp
 from fungrad.errors import FungradTypeError, FungradValueError
 from fungrad.primitives.elementwise import logistic, stop_gradient
 
@@ -49,15 +50,25 @@ def _expm1_nonpositive(s: Array) -> Array:
     )
 
 
+@custom_jvp
 def relu(x: Array) -> Array:
     """``max(x, 0)``, with derivative 0 at exactly 0 (as JAX and PyTorch define it).
 
-    NaN stays NaN, as in ``maximum(x, 0)``: only ``x <= 0`` is replaced by zero.
+    NaN stays NaN, as in ``maximum(x, 0)``. The derivative is ``where(x > 0, 1, 0)``:
+    a custom rule, as in JAX, because ``maximum``'s own derivative splits a tie
+    between its operands (1/2 at 0). Written with ``maximum``, the forward pass is one
+    NumPy call, where a ``where`` on a mask costs four times as much.
 
     >>> relu(np.array([-2.0, 0.0, 3.0]))
     array([0., 0., 3.])
     """
-    return fnp.where(x <= 0, 0.0, x)
+    return fnp.maximum(x, 0.0)
+
+
+@relu.defjvp
+def _relu_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, Any]:
+    (x,), (t,) = primals, tangents
+    return relu(x), fnp.where(x > 0, t, 0.0)
 
 
 def relu6(x: Array) -> Array:
