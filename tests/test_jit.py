@@ -1339,6 +1339,34 @@ def test_scatter_add_assigns_where_constant_rows_make_indices_distinct():
     assert scatter_impls(repeated, x) == {primitives["scatter_add"].impl}
 
 
+def test_scalar_arithmetic_with_a_python_bool_keeps_numpy_s_dtype():
+    # A Python bool argument is strongly typed but stays a Python bool when the code
+    # runs: Python's True * 1.5 is a float, which would then meet float32 as a weak
+    # scalar, where the program (and eager evaluation) says float64.
+    x = np.ones(2, np.float32)
+    for f in (
+        lambda b, x: fnp.multiply(b, 1.5) * x,
+        lambda b, x: fnp.add(b, np.float32(2.0)) * x,
+        lambda b, x: (b < 1.5) * x,
+    ):
+        assert_same_bits(jit(f)(True, x), f(True, x))
+
+
+@pytest.mark.parametrize(
+    "value", [True, np.bool_(False), np.int32(-7), np.array(3, np.uint8), np.float32(0.1)]
+)
+@pytest.mark.parametrize(
+    "dtype", [np.bool_, np.int8, np.int64, np.float32, np.float64, np.complex64, np.complex128]
+)
+def test_0d_conversions_give_eager_bits(value, dtype):
+    # 0-d conversions that are exact are written as the dtype's constructor.
+    f = lambda v: fnp.asarray(v).astype(dtype) * 1  # noqa: E731
+    with np.errstate(all="ignore"):  # float -> int and narrowing casts are not exact
+        got, want = jit(f)(value), f(value)
+    assert_same_bits(np.real(got), np.real(want))
+    assert_same_bits(np.imag(got), np.imag(want))
+
+
 @pytest.mark.parametrize("n", [3, 2.5, True, np.int32(3), np.array(4.0)])
 def test_reshape_of_a_0d_argument_of_any_kind(n):
     # Arrays are reshaped by their method; a 0-d value may be a Python scalar (a bool is

@@ -129,19 +129,27 @@ _SCALAR_OPERATORS = {
 }
 
 
+_COMPARISONS = frozenset({"<", "<=", ">", ">=", "==", "!="})
+
+
 def _scalar_operator(ufunc: np.ufunc, operands: tuple[Operand, ...]) -> str | None:
-    """``(a + b)`` for a binary ufunc on 0-d operands, one of them floating or complex
-    (so the operation is a floating one) and at least one strongly typed (so at least
-    one is a NumPy scalar or 0-d array when the code runs, and the operator gives a
-    NumPy scalar of the ufunc's dtype); else None. Integer arithmetic keeps the ufunc:
-    NumPy's scalar arithmetic warns on an overflow that the ufunc wraps silently."""
+    """``(a + b)`` for a binary ufunc on 0-d numeric operands, at least one strongly
+    typed, for arithmetic where one is floating or complex and for any comparison;
+    else None.
+
+    A strongly typed number is a NumPy scalar or a 0-d array when the code runs, so
+    the operator takes NumPy's scalar arithmetic and gives the ufunc's dtype. A
+    boolean is not: a Python ``True`` argument is strongly typed, and ``True * 1.5``
+    would be Python's float, not NumPy's float64, so booleans keep the ufunc. So does
+    integer arithmetic: NumPy's scalar arithmetic warns on an overflow that the ufunc
+    wraps silently (a comparison cannot overflow)."""
     symbol = _SCALAR_OPERATORS.get(ufunc)
     if symbol is None or len(operands) != 2:
         return None
-    if any(x.aval.shape or x.aval.dtype.kind not in "biufc" for x in operands):
+    if any(x.aval.shape or x.aval.dtype.kind not in "iufc" for x in operands):
         return None
-    if not any(x.aval.dtype.kind in "fc" for x in operands):
-        return None  # integer (or boolean) arithmetic
+    if symbol not in _COMPARISONS and not any(x.aval.dtype.kind in "fc" for x in operands):
+        return None  # integer arithmetic
     if all(x.aval.weak_type for x in operands):
         return None
     return f"({operands[0].source} {symbol} {operands[1].source})"
@@ -200,7 +208,37 @@ for _name in _UFUNCS.split():
 for _name in "logistic round argmax argmin concatenate eye".split():
     register_lowering(primitives[_name], impl_lowering(primitives[_name], fresh=True))
 _convert = primitives["convert_element_type"]
-register_lowering(_convert, impl_lowering(_convert, fresh=True, hint="convert"))
+_convert_impl = impl_lowering(_convert, fresh=True, hint="convert")
+
+
+def _is_exact_scalar_conversion(source: np.dtype, target: np.dtype) -> bool:
+    """Conversions that NumPy's scalar constructor does as ``astype`` does, exactly and
+    without a warning: from booleans, from integers to floating types, and widening
+    floating conversions."""
+    if source.kind == "b":
+        return target.kind in "biufc"
+    if source.kind in "iu":
+        return target.kind in "fc"
+    if source.kind == "f":
+        return (target.kind == "f" and target.itemsize >= source.itemsize) or target.kind == "c"
+    return False
+
+
+def _convert_lowering(ctx: LoweringContext, x: Operand, *, new_dtype: np.dtype) -> Emitted:
+    # A 0-d strongly typed value is a NumPy scalar, a 0-d array or a Python bool when
+    # the code runs: the dtype's own constructor converts it (np.float64(v)) about five
+    # times faster than asarray(v).astype(...).
+    if (
+        not x.aval.shape
+        and not x.is_literal
+        and not x.aval.weak_type
+        and _is_exact_scalar_conversion(x.aval.dtype, np.dtype(new_dtype))
+    ):
+        return Emitted(f"{ctx.name(np.dtype(new_dtype).type, 'as')}({x.source})", True, False)
+    return _convert_impl(ctx, x, new_dtype=new_dtype)
+
+
+register_lowering(_convert, _convert_lowering)
 
 # Called through their impl, which may return a view of the operand.
 _broadcast = primitives["broadcast_in_dim"]
