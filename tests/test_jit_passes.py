@@ -37,6 +37,7 @@ from fungrad.jit.codegen import ModuleWriter, generate
 from fungrad.jit.lowering import Emitted, LoweringContext, Operand, lowering_rule, lowerings
 from fungrad.jit.schedule import Schedule
 from fungrad.jit.simplify import (
+    broadcast_implicitly,
     eliminate_common_subexpressions,
     eliminate_dead_code,
     fold_constants,
@@ -55,6 +56,7 @@ PASSES = {
     "forward_identities": forward_identities,
     "eliminate_common_subexpressions": eliminate_common_subexpressions,
     "eliminate_dead_code": eliminate_dead_code,
+    "broadcast_implicitly": broadcast_implicitly,
     "simplify": simplify,
 }
 
@@ -502,6 +504,47 @@ def test_cse_keeps_equations_whose_params_are_equal_but_not_identical():
     closed.jaxpr.eqns[1] = twin
     closed.jaxpr.outvars[1] = twin.outputs[0]
     assert names(eliminate_common_subexpressions(closed)) == ["reduce_sum", "reduce_sum"]
+
+
+def _primitive_names(closed: ClosedJaxpr) -> list[str]:
+    return [e.primitive.name for e in closed.jaxpr.eqns]
+
+
+def test_broadcast_implicitly_leaves_a_broadcast_into_a_product_to_numpy():
+    def f(v, m):
+        column = fnp.broadcast_to(v.reshape((4, 1)), (4, 3))
+        return column * m + fnp.broadcast_to(v[0], (4, 3)) - m / column
+
+    v, m = np.array([1.0, -0.0, 2.5, 3.0]), np.arange(12.0).reshape(4, 3)
+    closed = make_jaxpr(f)(v, m)
+    assert _primitive_names(closed).count("broadcast_in_dim") == 2
+    after = broadcast_implicitly(closed)
+    assert "broadcast_in_dim" not in _primitive_names(after)
+    assert (
+        _primitive_names(after).count("reshape") <= _primitive_names(closed).count("reshape") + 1
+    )
+    with np.errstate(all="ignore"):
+        want, got = run(closed, v, m), run(after, v, m)
+        np.testing.assert_array_equal(got[0], want[0])
+        assert np.signbit(got[0]).tolist() == np.signbit(want[0]).tolist()
+        np.testing.assert_array_equal(jit(f)(v, m), f(v, m))
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda v, m, w: fnp.broadcast_to(v, (4, 3)),  # returned
+        lambda v, m, w: fnp.sum(fnp.broadcast_to(v, (4, 3))),  # not elementwise
+        lambda v, m, w: fnp.broadcast_to(v, (4, 3)) * m[0, 0],  # the only full-shape operand
+        lambda v, m, w: fnp.broadcast_to(w, (4, 3)) * m,  # a weakly typed scalar argument
+        lambda v, m, w: fnp.broadcast_to(v, (4, 3)).astype(np.float32) * m,  # another use
+    ],
+)
+def test_broadcast_implicitly_keeps_a_broadcast_that_gives_its_shape(f):
+    closed = make_jaxpr(f)(np.array([1.0, 2.0, 3.0]), np.ones((4, 3)), 2.0)
+    before = _primitive_names(closed).count("broadcast_in_dim")
+    after = broadcast_implicitly(closed)
+    assert before and _primitive_names(after).count("broadcast_in_dim") == before
 
 
 def test_dce_removes_an_unused_cos():

@@ -34,3 +34,32 @@ inlinable_primitives: set[Primitive] = set()
 def register_inlinable(prim: Primitive) -> None:
     """Mark ``prim`` as a call whose equations may be replaced by their sub-program."""
     inlinable_primitives.add(prim)
+
+
+#: Primitives that broadcast their operands as NumPy does (``add``, ``mul``, ...): jit's
+#: simplifier may give them an operand of fewer elements where another operand has the
+#: full shape.
+broadcasting_primitives: set[Primitive] = set()
+
+
+def register_broadcasting(prim: Primitive) -> None:
+    """Mark ``prim`` as broadcasting its operands as NumPy does."""
+    broadcasting_primitives.add(prim)
+
+
+#: For a primitive that only broadcasts its operand (``broadcast_in_dim``), its rule
+#: ``rule(operand_aval, **params) -> shape``: the operand's shape at the output's rank,
+#: 1 along the broadcast axes; and the primitive that reshapes (``reshape``, whose one
+#: param is ``new_sizes``), to write that shape.
+expansion_rules: dict[Primitive, Callable[..., tuple[int, ...]]] = {}
+reshape_primitive: list[Primitive] = []
+
+
+def register_expansion(prim: Primitive, rule: Callable[..., tuple[int, ...]]) -> None:
+    """Make ``rule`` the expansion rule of ``prim`` (see ``expansion_rules``)."""
+    expansion_rules[prim] = rule
+
+
+def register_reshape(prim: Primitive) -> None:
+    """Make ``prim`` the primitive the simplifier writes a reshape with."""
+    reshape_primitive[:] = [prim]

@@ -12,6 +12,8 @@ Each pass returns a new :class:`ClosedJaxpr` that computes the same outputs
   reshape/broadcast, identity transpose, same-dtype convert, ``stop_gradient``),
   asking each primitive's ``identity_operand`` rule;
 - :func:`eliminate_common_subexpressions`: compute each distinct equation once;
+- :func:`broadcast_implicitly`: leave to NumPy a broadcast that only feeds broadcasting
+  elementwise equations which get the full shape from another operand;
 - :func:`eliminate_dead_code`: drop equations whose results are never used.
 
 Two literals (or params, or ``jit``'s static arguments) are the same only when they
@@ -26,8 +28,23 @@ from typing import Any
 
 import numpy as np
 
-from fungrad.core import ClosedJaxpr, Eqn, Jaxpr, Literal, Var, map_subjaxprs, subjaxprs
-from fungrad.interpreters.simplify_rules import identity_rules, inlinable_primitives
+from fungrad.core import (
+    ClosedJaxpr,
+    Eqn,
+    Jaxpr,
+    Literal,
+    ShapedArray,
+    Var,
+    map_subjaxprs,
+    subjaxprs,
+)
+from fungrad.interpreters.simplify_rules import (
+    broadcasting_primitives,
+    expansion_rules,
+    identity_rules,
+    inlinable_primitives,
+    reshape_primitive,
+)
 
 # Constants up to this many elements are folded; larger ones stay in the program.
 _FOLD_LIMIT = 1 << 16
@@ -227,6 +244,74 @@ def value_key(value: Any) -> Any:
     return (cls, value)
 
 
+def broadcast_implicitly(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """Drop a broadcast whose every use is an operand of a broadcasting elementwise
+    equation (``mul``, ``add``, ...) that gets its full shape from its other operands:
+    NumPy broadcasts the smaller operand within the operation, where the broadcast
+    equation would make an array first. The operand is reshaped to the broadcast's rank
+    where it needs to be (a view). Each changed equation's result keeps its exact type,
+    which is checked with its primitive's own shape rule."""
+    jaxpr = closed.jaxpr
+    uses: dict[Var, list[Eqn]] = {}
+    for eqn in jaxpr.eqns:
+        for a in eqn.inputs:
+            if type(a) is Var:
+                uses.setdefault(a, []).append(eqn)
+    returned = {v for v in jaxpr.outvars if type(v) is Var}
+    replace: dict[Var, tuple[Any, tuple[int, ...]]] = {}  # broadcast result -> (x, shape)
+    for eqn in jaxpr.eqns:
+        rule = expansion_rules.get(eqn.primitive)
+        if rule is None or not reshape_primitive:
+            continue
+        (x,), (y,) = eqn.inputs, eqn.outputs
+        if type(x) is not Var or y in returned or x.aval.weak_type or x.aval.dtype != y.aval.dtype:
+            continue
+        expanded = rule(x.aval, **eqn.params)
+        users = uses.get(y, [])
+        if users and all(_full_shape_elsewhere(user, y, expanded) for user in users):
+            replace[y] = (x, expanded)
+    if not replace:
+        return closed
+    rw = _Rewriter(closed)
+    reshaped: dict[tuple[Any, tuple[int, ...]], Any] = {}  # one reshape of x to each shape
+    for eqn in jaxpr.eqns:
+        if eqn.outputs[0] in replace and expansion_rules.get(eqn.primitive) is not None:
+            continue
+        inputs = []
+        for a in eqn.inputs:
+            if type(a) is Var and a in replace:
+                x, expanded = replace[a]
+                x = rw.read(x)
+                if x.aval.shape == expanded:
+                    inputs.append(x)
+                    continue
+                found = reshaped.get((x, expanded))
+                if found is None:
+                    (reshape_p,) = reshape_primitive
+                    found = Var(ShapedArray(expanded, x.aval.dtype))
+                    rw.eqns.append(Eqn(reshape_p, [x], {"new_sizes": expanded}, [found]))
+                    reshaped[(x, expanded)] = found
+                inputs.append(found)
+            else:
+                inputs.append(rw.read(a))
+        rw.eqns.append(Eqn(eqn.primitive, inputs, eqn.params, eqn.outputs, eqn.source_info))
+    return rw.finish()
+
+
+def _full_shape_elsewhere(eqn: Eqn, y: Var, expanded: tuple[int, ...]) -> bool:
+    """Whether ``eqn`` broadcasts its operands and gives the same result with ``y``
+    replaced by an operand of shape ``expanded`` (and y's dtype)."""
+    if eqn.primitive not in broadcasting_primitives or eqn.primitive.multiple_results:
+        return False
+    small = ShapedArray(expanded, y.aval.dtype)
+    avals = [small if a is y else a.aval for a in eqn.inputs]
+    try:
+        out = eqn.primitive.abstract_eval(*avals, **eqn.params)
+    except Exception:  # noqa: BLE001 (a shape rule that refuses: leave the broadcast)
+        return False
+    return out == eqn.outputs[0].aval
+
+
 def eliminate_dead_code(closed: ClosedJaxpr) -> ClosedJaxpr:
     """Drop equations none of whose outputs is needed."""
     jaxpr = closed.jaxpr
@@ -249,4 +334,5 @@ def simplify(closed: ClosedJaxpr) -> ClosedJaxpr:
     closed = fold_constants(closed)
     closed = forward_identities(closed)
     closed = eliminate_common_subexpressions(closed)
+    closed = broadcast_implicitly(closed)
     return eliminate_dead_code(closed)

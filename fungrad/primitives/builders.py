@@ -11,7 +11,8 @@ A primitive is one block: its declaration (``new_primitive``, ``impl``,
   product, ``register_transpose(prim, rule)`` for a primitive linear in some inputs.
 - **batching**: ``register_batch(prim, rule)``; ``defvectorized`` and
   ``defbroadcasting`` give the two common rules.
-- **identity** (optional, for ``jit``'s simplifier): ``register_identity``.
+- **identity** and **broadcasting** (optional, for ``jit``'s simplifier):
+  ``register_identity``, ``register_broadcasting``.
 
 Lowering to NumPy source for ``jit`` is the backend's business, not the primitive's.
 The tables these fill live with the interpreters that read them
@@ -29,7 +30,7 @@ from typing import Any
 from fungrad.core import Primitive, Zero, add, get_aval, shape_of
 from fungrad.interpreters.batching import axis_size, defvectorized, register_batch
 from fungrad.interpreters.jvp import check_real_tangent, register_jvp, zero_jvp
-from fungrad.interpreters.simplify_rules import register_identity
+from fungrad.interpreters.simplify_rules import register_broadcasting, register_identity
 from fungrad.interpreters.transpose import (
     UndefinedPrimal,
     deflinear,
@@ -60,6 +61,7 @@ __all__ = [
     "is_undefined",
     "move_batch_dim",
     "register_batch",
+    "register_broadcasting",
     "register_identity",
     "register_jvp",
     "register_transpose",

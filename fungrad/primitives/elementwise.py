@@ -39,6 +39,7 @@ from fungrad.primitives.builders import (
     deflinear,
     defvectorized,
     is_undefined,
+    register_broadcasting,
     register_identity,
     register_jvp,
     register_transpose,
@@ -71,6 +72,7 @@ def nary_elementwise(name: str, fn: Callable, out_dtype: np.dtype | None = None)
     prim.impl = fn
     prim.abstract_eval = broadcasting_abstract_eval(name, fn, out_dtype)
     defbroadcasting(prim)
+    register_broadcasting(prim)
     return prim
 
 
@@ -121,6 +123,7 @@ def _identity_when(
 
 # add: declared in fungrad/core.py (transposition sums cotangents with it); its rules.
 defbroadcasting(add_p)
+register_broadcasting(add_p)
 defjvp(add_p, lambda t, ans, x, y: t, lambda t, ans, x, y: t)
 register_transpose(add_p, _sum_transpose(False, False))
 register_identity(add_p, _identity_when(add_p, 0.0, (0, 1), zero_sign=True))

@@ -25,7 +25,11 @@ from fungrad.core import ShapedArray, Zero, get_aval, new_primitive, shape_of
 from fungrad.errors import ShapeError
 from fungrad.interpreters.batching import defvectorized, register_batch
 from fungrad.interpreters.jvp import check_real_tangent, register_jvp
-from fungrad.interpreters.simplify_rules import register_identity
+from fungrad.interpreters.simplify_rules import (
+    register_expansion,
+    register_identity,
+    register_reshape,
+)
 from fungrad.interpreters.transpose import deflinear, register_transpose
 
 
@@ -103,9 +107,7 @@ _COPY_BROADCAST_UP_TO = 4096
 
 def _broadcast_in_dim_impl(x, shape, broadcast_dimensions):
     x = np.asarray(x)
-    expanded = [1] * len(shape)
-    for d, size in zip(broadcast_dimensions, x.shape):
-        expanded[d] = size
+    expanded = _broadcast_in_dim_expansion(x, shape, broadcast_dimensions)
     if math.prod(shape) <= _COPY_BROADCAST_UP_TO:
         out = np.empty(shape, x.dtype)
         out[...] = x.reshape(expanded)
@@ -153,6 +155,16 @@ register_identity(
     lambda avals, consts, shape, broadcast_dimensions: 0 if avals[0].shape == shape else None,
 )
 
+
+def _broadcast_in_dim_expansion(x, shape, broadcast_dimensions):
+    expanded = [1] * len(shape)
+    for d, size in zip(broadcast_dimensions, x.shape):
+        expanded[d] = size
+    return tuple(expanded)
+
+
+register_expansion(broadcast_in_dim_p, _broadcast_in_dim_expansion)
+
 # ---------------------------------------------------------------------------------------
 # reshape
 
@@ -182,6 +194,7 @@ register_batch(
 register_identity(
     reshape_p, lambda avals, consts, new_sizes: 0 if avals[0].shape == new_sizes else None
 )
+register_reshape(reshape_p)
 
 # ---------------------------------------------------------------------------------------
 # transpose: permute the axes.
