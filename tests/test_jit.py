@@ -1374,3 +1374,26 @@ def test_reshape_of_a_0d_argument_of_any_kind(n):
     f = lambda x, n: fnp.reshape(n, (1,)) * x  # noqa: E731
     assert_same_bits(jit(f)(np.ones(1), n), f(np.ones(1), n))
     assert_same_bits(jit(f)(np.ones((2, 3)), n).reshape(6), f(np.ones(6), n))
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        lambda i: (i,),
+        lambda i: (slice(None, None, -2), i),
+        lambda i: (np.int64(1), Ellipsis, None),
+        lambda i: (i[:, None], i),
+        lambda i: (slice(1, None), slice(None), 0),
+        lambda i: (),
+    ],
+)
+def test_indexing_written_as_a_subscript_gives_eager_bits(index):
+    # gather of an array is written as NumPy's subscript in the generated code.
+    x = np.arange(24.0).reshape(4, 3, 2) - 7.5
+    i = np.array([2, 0, -1])
+
+    def f(x, i):
+        return x[index(i)] * 2.0
+
+    assert_same_bits(jit(f)(x, i), f(x, i))
+    assert "_gather" not in jit(f).lower(x, i).as_text()

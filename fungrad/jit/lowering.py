@@ -37,7 +37,7 @@ import fungrad.primitives  # noqa: F401  (registers the built-in primitives)
 from fungrad.core import ClosedJaxpr, Primitive, ShapedArray, primitives
 from fungrad.matrix_layouts import matrix_product_layout
 from fungrad.primitives.control_flow import cond_p, run_while, scan_driver, scan_p, while_p
-from fungrad.primitives.indexing import StaticIndex, scatter_add_p
+from fungrad.primitives.indexing import ARRAY, StaticIndex, scatter_add_p
 from fungrad.primitives.remat import checkpoint_p
 
 if TYPE_CHECKING:
@@ -243,7 +243,42 @@ register_lowering(_convert, _convert_lowering)
 # Called through their impl, which may return a view of the operand.
 _broadcast = primitives["broadcast_in_dim"]
 register_lowering(_broadcast, impl_lowering(_broadcast, fresh=False, hint="broadcast"))
-register_lowering(primitives["gather"], impl_lowering(primitives["gather"], fresh=False))
+_gather_impl = impl_lowering(primitives["gather"], fresh=False)
+
+
+def _index_source(entry: Any, arrays: Any) -> str | None:
+    """An index entry as subscript source, or None if it has none we trust."""
+    if entry is ARRAY:
+        return next(arrays).source
+    if entry is None:
+        return "None"
+    if entry is Ellipsis:
+        return "..."
+    if type(entry) is tuple:  # a slice, stored as ("slice", start, stop, step)
+        bounds = entry[1:]
+        if all(
+            b is None or (isinstance(b, (int, np.integer)) and type(b) is not bool) for b in bounds
+        ):
+            return ":".join("" if b is None else str(int(b)) for b in bounds)
+        return None
+    if isinstance(entry, (int, np.integer)) and type(entry) is not bool:
+        return str(int(entry))
+    return None
+
+
+def _gather_lowering(ctx: LoweringContext, x: Operand, *arrays: Operand, index: StaticIndex):
+    # NumPy's own subscript, written out (x[c0, v3, 1:]), where the impl would build the
+    # index tuple at every call. An array operand (ndim > 0) is an ndarray at run time.
+    if x.aval.shape and not x.is_literal:
+        it = iter(arrays)
+        parts = [_index_source(e, it) for e in index.entries]
+        if all(p is not None for p in parts):
+            subscript = f"{', '.join(parts)}," if parts else "()"
+            return Emitted(f"{x.source}[{subscript}]", False, False)
+    return _gather_impl(ctx, x, *arrays, index=index)
+
+
+register_lowering(primitives["gather"], _gather_lowering)
 
 
 def _unique_positions(index: StaticIndex, arrays: tuple[Operand, ...]) -> bool:
