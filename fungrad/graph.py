@@ -128,9 +128,18 @@ def to_dot(
         if not values:
             closed = make_jaxpr(fun)(*args, **kwargs)
             return _Drawing(closed, variable_names(closed), arg_names, source_info, title).text()
-        explanation = explain(
-            fun, argnums=argnums, mode=mode, tangent=tangent, cotangent=cotangent
-        )(*args, **kwargs)
+        try:
+            explanation = explain(
+                fun, argnums=argnums, mode=mode, tangent=tangent, cotangent=cotangent
+            )(*args, **kwargs)
+        except (FungradTypeError, FungradValueError) as error:
+            if not str(error).startswith("explain"):
+                raise  # from the function itself
+            # explain's own advice (argnums=, cotangent=, mode=) is to_dot's too.
+            raise type(error)(
+                f"to_dot(values=True) computes its numbers with fungrad.explain, which "
+                f"takes the same argnums, mode, tangent and cotangent: {error}"
+            ) from None
         drawing = _Drawing(explanation.jaxpr, explanation.names, arg_names, source_info, title)
         drawing.values = explanation.values
         drawing.adjoints = explanation.adjoints

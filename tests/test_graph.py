@@ -491,3 +491,10 @@ def test_render_draws_a_closed_jaxpr(tmp_path):
     # a bare Jaxpr too, and the format in capitals
     path = render(closed.jaxpr, tmp_path / "g.out", format="SVG")
     assert "sin" in path.read_text()
+
+
+def test_errors_of_the_values_say_they_come_from_explain_with_to_dot_s_options():
+    with pytest.raises(TypeError, match=r"to_dot\(values=True\) computes .* argument 1 \('n'\)"):
+        to_dot(lambda x, n: x * n, values=True)(1.0, 3)
+    with pytest.raises(ValueError, match=r"to_dot\(values=True\).*Pass cotangent="):
+        to_dot(lambda x: x * 2.0, values=True)(np.ones(3))
