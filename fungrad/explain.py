@@ -822,8 +822,15 @@ _PARTIALS: dict[str, Callable[..., list[str]]] = {
         f"{p['y']}·{_power(a[0], p['y'] - 1)}" if p["y"] != 2 else f"2·{a[0]}"
     ],
     "pow": lambda a, out, p: [f"{a[1]}·{a[0]}^({a[1]} - 1)", f"log {a[0]}·{out}"],
-    "max": lambda a, out, p: [f"[{a[0]} > {a[1]}]", f"[{a[1]} > {a[0]}]"],
-    "min": lambda a, out, p: [f"[{a[0]} < {a[1]}]", f"[{a[1]} < {a[0]}]"],
+    # At a tie each operand gets half, as fungrad (and JAX) differentiate max and min.
+    "max": lambda a, out, p: [
+        f"[{a[0]} > {a[1]}] (1/2 at a tie)",
+        f"[{a[1]} > {a[0]}] (1/2 at a tie)",
+    ],
+    "min": lambda a, out, p: [
+        f"[{a[0]} < {a[1]}] (1/2 at a tie)",
+        f"[{a[1]} < {a[0]}] (1/2 at a tie)",
+    ],
     "stop_gradient": lambda a, out, p: ["0"],
 }
 

@@ -529,3 +529,13 @@ def test_an_integer_output_has_no_gradient_to_explain():
 def test_a_complex_cotangent_of_a_real_output_is_refused():
     with pytest.raises(TypeError, match=r"cotangent= is complex.*real"):
         fungrad.explain(lambda x: x * 2.0, cotangent=np.ones(3) * 1j)(np.ones(3))
+
+
+def test_max_at_a_tie_says_each_operand_gets_half():
+    e = fungrad.explain(lambda x, y: fnp.maximum(x, y))(2.0, 2.0)
+    rows = [r for r in e.backward if r["primitive"] == "max"]
+    assert [r["local_value"] for r in rows] == [0.5, 0.5]
+    assert all("1/2 at a tie" in r["local"] for r in rows)
+    assert [float(g) for g in e.gradient] == [
+        float(g) for g in fungrad.grad(fnp.maximum, (0, 1))(2.0, 2.0)
+    ]
