@@ -187,6 +187,12 @@ def _worst_element(
     return worst
 
 
+def _further(a: _Element, b: _Element) -> bool:
+    """Whether ``a`` is further past the tolerance than ``b``: by the ratio, and between
+    equal ratios (both infinite with a zero tolerance) by the size of the difference."""
+    return (a.ratio, abs(a.ad - a.numerical)) > (b.ratio, abs(b.ad - b.numerical))
+
+
 def _scalar_element(ad: float, numerical: float, atol: float, rtol: float) -> _Element:
     ratio = _ratios(np.float64(ad), np.float64(numerical), atol, rtol)
     return _Element((), (), ad, numerical, float(ratio))
@@ -334,7 +340,7 @@ def check_jvp(f, args, atol, rtol, eps, rng, checked: _Checked | None = None) ->
         one = _tangent_on_one_leaf(tangents, i)
         one_out = api.jvp(f, args, one)[1]
         local = _worst_element(one_out, numerical_jvp(f, args, one, eps), atol, rtol, what)
-        if local is not None and (on == "every input" or local.ratio > worst.ratio):
+        if local is not None and (on == "every input" or _further(local, worst)):
             worst, on = local, f"{checked.argument(path)} only"
     raise AssertionError(
         f"{what} differs from central differences, for a random input tangent on {on}.\n"
@@ -376,7 +382,7 @@ def check_vjp(f, args, atol, rtol, eps, rng, checked: _Checked | None = None) ->
     culprit = (*leaves[0][:2], whole, leaves[0][2]) if len(leaves) == 1 else None
     for i, path, leaf in leaves if len(leaves) > 1 else ():
         local = projections(_tangent_on_one_leaf(tangents, i))
-        if local.ratio > 1 and (culprit is None or local.ratio > culprit[2].ratio):
+        if local.ratio > 1 and (culprit is None or _further(local, culprit[2])):
             culprit = (i, path, local, leaf)
     if culprit is None:
         raise AssertionError(

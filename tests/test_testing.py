@@ -473,6 +473,16 @@ def test_an_unnamed_function_and_unnamed_arguments_are_labelled_by_position():
         check_grads(lambda *a: a[0] * wrong_square(a[1]), (X, X), order=1, modes=("rev",))
 
 
+@pytest.mark.parametrize("mode", ["fwd", "rev"])
+def test_with_zero_tolerances_the_wrong_argument_is_still_the_one_named(mode):
+    # Every ratio to a zero tolerance is infinite: the difference decides.
+    def f(x, w):
+        return fnp.sin(x) * wrong_square(w)
+
+    with pytest.raises(AssertionError, match=r"argument `w`"):
+        check_grads(f, (X, X + 0.5), order=1, modes=(mode,), atol=0.0, rtol=0.0)
+
+
 # ---------------------------------------------------------------------------------------
 # hypothesis is a test dependency
 
