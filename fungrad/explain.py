@@ -47,6 +47,7 @@ from fungrad.api import jvp, make_jaxpr, vjp
 from fungrad.arguments import check_argnums, normalize_argnums, positional_parameters
 from fungrad.core import ClosedJaxpr, Eqn, Jaxpr, Literal, Var, subjaxprs, zeros_for
 from fungrad.errors import FungradTypeError, FungradValueError
+from fungrad.jit.simplify import inline_calls as inline_call_primitives
 from fungrad.primitives.call import jit_p
 from fungrad.primitives.remat import checkpoint_p
 from fungrad.traceback_util import api_boundary
@@ -108,55 +109,15 @@ def variable_names(closed: ClosedJaxpr | Jaxpr) -> dict[Var, str]:
 
 def inline_calls(closed: ClosedJaxpr) -> ClosedJaxpr:
     """``closed`` with each ``jit`` and ``checkpoint`` equation replaced by the equations
-    of the program it calls (recursively). An inlined equation without a source line
-    takes the call's.
+    of the program it calls (recursively): jit's own inlining pass, given both. An
+    inlined equation without a source line takes the call's.
 
     >>> import fungrad, fungrad.numpy as fnp
     >>> closed = fungrad.make_jaxpr(fungrad.jit(lambda x: fnp.sin(x) * 2.0))(1.0)
     >>> [e.primitive.name for e in inline_calls(closed).eqns]
     ['sin', 'mul']
     """
-    constvars, consts = list(closed.jaxpr.constvars), list(closed.consts)
-    eqns: list[Eqn] = []
-    subst: dict[Var, Any] = {}
-
-    def read(a: Any) -> Any:
-        # Follow the whole chain: a nested call's output maps to a fresh variable, which
-        # maps on to the inner program's output.
-        while type(a) is Var:
-            b = subst.get(a)
-            if b is None or b is a:
-                break
-            a = b
-        return a
-
-    def inline(body: list[Eqn], source: str | None) -> None:
-        for eqn in body:
-            inputs = [read(a) for a in eqn.inputs]
-            where = eqn.source_info or source
-            if eqn.primitive not in _INLINED:
-                eqns.append(Eqn(eqn.primitive, inputs, eqn.params, eqn.outputs, where))
-                continue
-            (sub,) = subjaxprs(eqn.params)
-            inner = sub.jaxpr
-            subst.update(zip(inner.invars, inputs))
-            for v, c in zip(inner.constvars, sub.consts):
-                fresh = Var(v.aval)
-                constvars.append(fresh)
-                consts.append(c)
-                subst[v] = fresh
-            # Fresh output variables, so that a program called twice is inlined twice.
-            renamed = []
-            for e in inner.eqns:
-                outs = [Var(v.aval) for v in e.outputs]
-                subst.update(zip(e.outputs, outs))
-                renamed.append(Eqn(e.primitive, e.inputs, e.params, outs, e.source_info))
-            inline(renamed, where)
-            subst.update((v, read(out)) for v, out in zip(eqn.outputs, inner.outvars))
-
-    inline(closed.jaxpr.eqns, None)
-    outvars = [read(a) for a in closed.jaxpr.outvars]
-    return ClosedJaxpr(Jaxpr(constvars, closed.jaxpr.invars, eqns, outvars), consts)
+    return inline_call_primitives(closed, _INLINED)
 
 
 # ---------------------------------------------------------------------------------------

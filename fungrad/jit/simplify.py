@@ -24,6 +24,7 @@ from ``1.0`` and ``True``, and finds a ``nan`` equal to itself.
 from __future__ import annotations
 
 import struct
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ from fungrad.core import (
     Eqn,
     Jaxpr,
     Literal,
+    Primitive,
     ShapedArray,
     Var,
     map_subjaxprs,
@@ -89,17 +91,23 @@ def _used_vars(eqns: list[Eqn], outvars: list[Any]) -> set[Var]:
     return used
 
 
-def inline_calls(closed: ClosedJaxpr) -> ClosedJaxpr:
-    """Replace call equations by the equations of the program they call."""
+def inline_calls(
+    closed: ClosedJaxpr, primitives: Collection[Primitive] | None = None
+) -> ClosedJaxpr:
+    """Replace call equations by the equations of the program they call, recursively.
+
+    ``primitives`` are the calls to inline, by default those registered inlinable (a
+    nested ``jit``); ``fungrad.explain`` also inlines ``checkpoint``. An inlined
+    equation without a source line takes the call's."""
     rw = _Rewriter(closed)
-    _inline_into(rw, closed.jaxpr.eqns)
+    _inline_into(rw, closed.jaxpr.eqns, inlinable_primitives if primitives is None else primitives)
     return rw.finish()
 
 
-def _inline_into(rw: _Rewriter, eqns: list[Eqn]) -> None:
+def _inline_into(rw: _Rewriter, eqns: list[Eqn], inlined: Collection[Primitive]) -> None:
     for eqn in eqns:
         inputs = [rw.read(a) for a in eqn.inputs]
-        if eqn.primitive not in inlinable_primitives:
+        if eqn.primitive not in inlined:
             rw.eqns.append(Eqn(eqn.primitive, inputs, eqn.params, eqn.outputs, eqn.source_info))
             continue
         (body,) = subjaxprs(eqn.params)
@@ -113,8 +121,9 @@ def _inline_into(rw: _Rewriter, eqns: list[Eqn]) -> None:
             outs = [Var(v.aval) for v in e.outputs]
             renamed.update(zip(e.outputs, outs))
             ins = [renamed.get(a, a) if type(a) is Var else a for a in e.inputs]
-            body_eqns.append(Eqn(e.primitive, ins, e.params, outs, e.source_info))
-        _inline_into(rw, body_eqns)
+            where = e.source_info or eqn.source_info
+            body_eqns.append(Eqn(e.primitive, ins, e.params, outs, where))
+        _inline_into(rw, body_eqns, inlined)
         for v, inner_out in zip(eqn.outputs, inner.outvars):
             rw.subst[v] = (
                 renamed.get(inner_out, inner_out) if type(inner_out) is Var else inner_out
