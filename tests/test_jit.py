@@ -1079,16 +1079,25 @@ def _trace_signature(args: tuple) -> Any:
     ]
 
 
-def _fast_key(args: tuple) -> Any:
-    """The fast path's key for a call with positional ``args`` (None where it declines)."""
+def _plain(args: tuple) -> Any:
+    """_plain_signature's key and leaves (by identity) for ``args``, or None where it
+    declines them."""
     leaves: list[Any] = []
     parts: list[Any] = []
     try:
         _plain_signature(args, leaves, parts)
     except (_NotPlain, TypeError):
         return None
-    assert [id(x) for x in leaves] == [id(x) for x in tree_leaves(args)]  # tree_flatten's order
-    return tuple(parts)
+    return tuple(parts), [id(x) for x in leaves]
+
+
+def _fast_key(args: tuple) -> Any:
+    """The fast path's key for a call with positional ``args`` (None where it declines)."""
+    plain = _plain(args)
+    if plain is None:
+        return None
+    assert plain[1] == [id(x) for x in tree_leaves(args)]  # tree_flatten's order
+    return plain[0]
 
 
 def _general_key(fun: Callable, args: tuple, kwargs: dict, **options: Any) -> Any:
@@ -1116,16 +1125,6 @@ def _assert_keys_agree_with_signatures(calls: list[tuple]) -> None:
 def _flattened(flattener: Any, args: tuple) -> Any:
     got = flattener.fn(args)
     return None if got is None else (got[0], [id(x) for x in got[1]])
-
-
-def _plain(args: tuple) -> Any:
-    leaves: list[Any] = []
-    parts: list[Any] = []
-    try:
-        _plain_signature(args, leaves, parts)
-    except (_NotPlain, TypeError):
-        return None
-    return tuple(parts), [id(x) for x in leaves]
 
 
 @settings(max_examples=max(200, settings.default.max_examples))
