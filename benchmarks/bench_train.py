@@ -34,7 +34,7 @@ from harness import (  # first: it pins the BLAS threads before NumPy is importe
     Times,
     add_malloc_arg,
     add_timing_args,
-    leaves_error,
+    leaves_checker,
     ms,
     paired_ratio_iqr,
     parse_peers,
@@ -235,11 +235,7 @@ PEERS = {"jax": ("jax + optax, jax.jit step", jax_epoch), "torch": ("torch", tor
 # Main
 
 
-def check_agreement(name: str, got: Result, want: Result) -> str:
-    err = leaves_error(name, got, want, "parameter")
-    if err > TOLERANCE:
-        raise AssertionError(f"{name}: relative error {err:.2e} > {TOLERANCE:g}")
-    return f"{err:.1e}"
+check_agreement = leaves_checker(TOLERANCE, "parameter")
 
 
 def main(argv: list[str] | None = None) -> int:

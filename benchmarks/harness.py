@@ -306,6 +306,19 @@ def leaves_error(
     return worst
 
 
+def leaves_checker(tolerance: float, leaf: str) -> Callable[[str, Any, Any], str]:
+    """A check for ``verify``: raise unless ``got`` matches ``want`` to ``tolerance`` by
+    :func:`leaves_error`; otherwise return the error, formatted."""
+
+    def check(name: str, got: tuple[float, list], want: tuple[float, list]) -> str:
+        err = leaves_error(name, got, want, leaf)
+        if err > tolerance:
+            raise AssertionError(f"{name}: relative error {err:.2e} > {tolerance:g}")
+        return f"{err:.1e}"
+
+    return check
+
+
 def check_matrix(name: str, got: np.ndarray, want: np.ndarray, tolerance: float) -> str:
     """Raise unless ``got`` matches ``want`` to ``tolerance``, relative to want's largest entry."""
     got = np.asarray(got)
