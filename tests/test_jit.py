@@ -1309,7 +1309,67 @@ def test_scalar_arithmetic_written_as_operators_gives_eager_bits_and_types(dtype
     source = jit(f).lower(*args).as_text()
     assert "(a0 * 0.1)" in source  # strong: the operator
     assert re.search(r"_multiply\d+\(a2, 2\.0\)", source)  # weak alone: the ufunc
-    assert "(3.5 * a3)" in source and re.search(r"_add\d+\(a3, 2\)", source)  # ints: ufunc
+    # A strong integer meets a float converted first; integer addition is not an operator.
+    assert re.search(r"\(3\.5 \* _as\d+\(a3\)\)", source)
+    assert re.search(r"_add\d+\(a3, _k\d+\)", source)
+
+
+_INT_EDGES = {
+    np.int8: [-128, -1, 0, 1, 127],
+    np.int32: [-(2**31), -7, 0, 5, 2**31 - 1],
+    np.uint8: [0, 1, 200, 255],
+    np.uint64: [0, 3, 2**64 - 1],
+    np.int64: [-(2**63), -1, 0, 2**63 - 1],
+}
+
+
+@pytest.mark.parametrize("dtype", list(_INT_EDGES), ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("zero_d", [False, True], ids=["numpy_scalars", "0d_arrays"])
+def test_scalar_integer_arithmetic_wraps_as_the_ufunc_does_without_a_warning(dtype, zero_d):
+    # 0-d integer add, subtract, minimum and maximum, booleans made numbers, and
+    # integers meeting floats are generated as Python code on NumPy scalars: the same
+    # bits and types as eager evaluation's ufuncs, wrapping silently on overflow (the
+    # test runs warnings as errors), and never an argument's 0-d array given back.
+    def f(a, b, flag):  # fnp's functions: the arguments may be NumPy scalars
+        return (
+            fnp.add(a, b),
+            fnp.subtract(a, b),
+            fnp.subtract(b, a),
+            fnp.add(a, 1),
+            fnp.minimum(a, b),
+            fnp.maximum(a, 3),
+            fnp.minimum(b, a),
+            fnp.add(a, fnp.astype(flag, a.dtype)),
+            fnp.multiply(fnp.astype(flag, np.float32), 1.5),
+            fnp.multiply(a, 0.5),  # converted to float64 first, as the ufunc does
+            fnp.true_divide(b, 3.0),
+        )
+
+    values = _INT_EDGES[dtype]
+    make = (lambda v: np.array(v, dtype)) if zero_d else dtype
+    for a, b in itertools.product(values, repeat=2):
+        args = (make(a), make(b), np.array(a < b) if zero_d else np.bool_(a < b))
+        eager = f(*args)
+        got = jit(f)(*args)
+        for g, want in zip(got, eager):
+            assert np.asarray(g).dtype == np.asarray(want).dtype, (a, b)
+            assert_same_bits(g, want)
+            assert g is not args[0] and g is not args[1]
+    lowered = jit(f).lower(*args)
+    ufuncs = (np.add, np.subtract, np.minimum, np.maximum)
+    assert not [v for v in lowered.compile().__globals__.values() if any(v is u for u in ufuncs)]
+    assert re.search(r" if a2 else ", lowered.as_text())  # the boolean picks a scalar
+
+
+def test_scalar_integer_fast_paths_leave_mixed_dtypes_and_large_literals_to_the_ufunc():
+    # int32 with int64 promotes, and a Python int out of int8's range is NumPy's error
+    # to raise: neither takes the Python path.
+    def namespace(f, *args):
+        return jit(f).lower(*args).compile().__globals__.values()
+
+    assert any(v is np.add for v in namespace(lambda a, b: a + b, np.int32(1), np.int64(2)))
+    assert any(v is np.add for v in namespace(lambda a: a + 300, np.int8(1)))
+    assert not any(v is np.add for v in namespace(lambda a: a + 100, np.int8(1)))
 
 
 def test_scatter_add_assigns_where_constant_rows_make_indices_distinct():
@@ -1327,15 +1387,17 @@ def test_scatter_add_assigns_where_constant_rows_make_indices_distinct():
         g = fungrad.grad(f)
         assert_same_bits(jit(g)(*args), g(*args))
     from fungrad.core import primitives
-    from fungrad.jit.lowering import _scatter_add_unique
+    from fungrad.jit.lowering import _assigned
 
     def scatter_impls(f, *args):
         namespace = jit(fungrad.grad(f)).lower(*args).compile().__globals__
-        return {v.func for v in namespace.values() if getattr(v, "func", None) in impls}
+        values = namespace.values()
+        found = {v.func for v in values if getattr(v, "func", None) is scatter_add}
+        return found | {v for v in values if v is _assigned}
 
-    impls = {_scatter_add_unique, primitives["scatter_add"].impl}
-    assert scatter_impls(by_rows, x, labels) == {_scatter_add_unique}
-    assert scatter_impls(repeated, x) == {primitives["scatter_add"].impl}
+    scatter_add = primitives["scatter_add"].impl
+    assert scatter_impls(by_rows, x, labels) == {_assigned}  # out[c0, v3,] = ct
+    assert scatter_impls(repeated, x) == {scatter_add}
 
 
 def test_scalar_arithmetic_with_a_python_bool_keeps_numpy_s_dtype():

@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 import fungrad.primitives  # noqa: F401  (registers the built-in primitives)
+from fungrad import dtypes
 from fungrad.core import ClosedJaxpr, Primitive, ShapedArray, primitives
 from fungrad.matrix_layouts import matrix_product_layout
 from fungrad.primitives.control_flow import cond_p, run_while, scan_driver, scan_p, while_p
@@ -132,7 +134,9 @@ _SCALAR_OPERATORS = {
 _COMPARISONS = frozenset({"<", "<=", ">", ">=", "==", "!="})
 
 
-def _scalar_operator(ufunc: np.ufunc, operands: tuple[Operand, ...]) -> str | None:
+def _scalar_operator(
+    ctx: LoweringContext, ufunc: np.ufunc, operands: tuple[Operand, ...]
+) -> str | None:
     """``(a + b)`` for a binary ufunc on 0-d numeric operands, at least one strongly
     typed, for arithmetic where one is floating or complex and for any comparison;
     else None.
@@ -142,7 +146,10 @@ def _scalar_operator(ufunc: np.ufunc, operands: tuple[Operand, ...]) -> str | No
     boolean is not: a Python ``True`` argument is strongly typed, and ``True * 1.5``
     would be Python's float, not NumPy's float64, so booleans keep the ufunc. So does
     integer arithmetic: NumPy's scalar arithmetic warns on an overflow that the ufunc
-    wraps silently (a comparison cannot overflow)."""
+    wraps silently (a comparison cannot overflow). In arithmetic that mixes a strong
+    integer with a floating number, the integer is first converted to the result's
+    dtype, as the ufunc does (NumPy's scalar path for the mix is some forty times
+    slower than the conversion and the operator)."""
     symbol = _SCALAR_OPERATORS.get(ufunc)
     if symbol is None or len(operands) != 2:
         return None
@@ -152,7 +159,74 @@ def _scalar_operator(ufunc: np.ufunc, operands: tuple[Operand, ...]) -> str | No
         return None  # integer arithmetic
     if all(x.aval.weak_type for x in operands):
         return None
-    return f"({operands[0].source} {symbol} {operands[1].source})"
+    a, b = (x.source for x in operands)
+    if symbol not in _COMPARISONS:
+        result = np.dtype(dtypes.result_type(*(x.aval for x in operands))[0]).type
+        a, b = (
+            f"{ctx.name(result, 'as')}({x.source})"
+            if x.aval.dtype.kind in "iu" and not x.aval.weak_type
+            else x.source
+            for x in operands
+        )
+    return f"({a} {symbol} {b})"
+
+
+def _integer_minimum(a: Any, b: Any) -> Any:
+    return (a if a <= b else b)[()]  # [()]: a NumPy scalar, never an argument's 0-d array
+
+
+def _integer_maximum(a: Any, b: Any) -> Any:
+    return (a if a >= b else b)[()]
+
+
+_WRAPPING = {np.add: operator.add, np.subtract: operator.sub}
+_SELECTING = {np.minimum: _integer_minimum, np.maximum: _integer_maximum}
+
+
+@functools.cache
+def _wrapping_call(op: Callable[[Any, Any], Any], dtype: np.dtype) -> Callable[[Any, Any], Any]:
+    """``op`` on two 0-d integers of ``dtype``, as its ufunc gives it: NumPy's scalar
+    arithmetic where the exact result fits (no overflow, so no warning), and else the
+    exact result wrapped around the dtype's range, as the ufunc wraps it silently."""
+    kind, info = dtype.type, np.iinfo(dtype)
+    low, high = int(info.min), int(info.max)
+    span = high - low + 1
+
+    def call(a: Any, b: Any) -> Any:
+        exact = op(int(a), int(b))
+        if low <= exact <= high:
+            return op(a, b)
+        return kind((exact - low) % span + low)
+
+    return call
+
+
+def _scalar_integer_call(
+    ctx: LoweringContext, ufunc: np.ufunc, operands: tuple[Operand, ...]
+) -> str | None:
+    """For add, subtract, minimum and maximum of 0-d integers of one dtype (a Python
+    int literal taken as a NumPy scalar of the other's dtype, where it fits): Python's
+    exact integer arithmetic, wrapped around the dtype's range as the ufunc wraps, in a
+    third of the time of a ufunc call on scalars; else None."""
+    if ufunc not in _WRAPPING and ufunc not in _SELECTING:
+        return None
+    if len(operands) != 2 or any(x.aval.shape or x.aval.dtype.kind not in "iu" for x in operands):
+        return None
+    strong = [x for x in operands if not x.aval.weak_type]
+    if not strong or any(x.aval.dtype != strong[0].aval.dtype for x in strong):
+        return None
+    dtype = strong[0].aval.dtype
+    fn = _wrapping_call(_WRAPPING[ufunc], dtype) if ufunc in _WRAPPING else _SELECTING[ufunc]
+    info = np.iinfo(dtype)
+    sources = []
+    for x in operands:
+        if not x.aval.weak_type:
+            sources.append(x.source)
+        elif x.is_literal and type(x.value) is int and info.min <= x.value <= info.max:
+            sources.append(ctx.name(dtype.type(x.value), "k"))
+        else:
+            return None  # NumPy raises for a Python int out of the dtype's range
+    return f"{ctx.name(fn, ufunc.__name__)}({', '.join(sources)})"
 
 
 def ufunc_lowering(ufunc: np.ufunc) -> Rule:
@@ -160,7 +234,9 @@ def ufunc_lowering(ufunc: np.ufunc) -> Rule:
 
     def rule(ctx: LoweringContext, *operands: Operand) -> Emitted:
         if ctx.out is None:
-            scalar = _scalar_operator(ufunc, operands)
+            scalar = _scalar_operator(ctx, ufunc, operands) or _scalar_integer_call(
+                ctx, ufunc, operands
+            )
             if scalar is not None:
                 return Emitted(scalar, True, False)
         call = f"{ctx.name(ufunc, ufunc.__name__)}({', '.join(x.source for x in operands)}"
@@ -224,6 +300,11 @@ def _is_exact_scalar_conversion(source: np.dtype, target: np.dtype) -> bool:
     return False
 
 
+@functools.cache
+def _one_and_zero(kind: type) -> tuple[Any, Any]:
+    return kind(1), kind(0)
+
+
 def _convert_lowering(ctx: LoweringContext, x: Operand, *, new_dtype: np.dtype) -> Emitted:
     # A 0-d strongly typed value is a NumPy scalar, a 0-d array or a Python bool when
     # the code runs: the dtype's own constructor converts it (np.float64(v)) about five
@@ -234,7 +315,12 @@ def _convert_lowering(ctx: LoweringContext, x: Operand, *, new_dtype: np.dtype) 
         and not x.aval.weak_type
         and _is_exact_scalar_conversion(x.aval.dtype, np.dtype(new_dtype))
     ):
-        return Emitted(f"{ctx.name(np.dtype(new_dtype).type, 'as')}({x.source})", True, False)
+        kind = np.dtype(new_dtype).type
+        if x.aval.dtype.kind == "b":
+            # A boolean picks one of the two NumPy scalars (a tenth of kind(v)'s time).
+            one, zero = (ctx.name(k, "k") for k in _one_and_zero(kind))
+            return Emitted(f"({one} if {x.source} else {zero})", True, False)
+        return Emitted(f"{ctx.name(kind, 'as')}({x.source})", True, False)
     return _convert_impl(ctx, x, new_dtype=new_dtype)
 
 
@@ -298,10 +384,8 @@ def _unique_positions(index: StaticIndex, arrays: tuple[Operand, ...]) -> bool:
     return False
 
 
-def _scatter_add_unique(ct, *index_arrays, index, shape):
-    """scatter_add where no element is picked twice: a plain assignment into zeros."""
-    out = np.zeros(shape, np.result_type(ct))
-    out[index.build(index_arrays)] = ct
+def _assigned(out: np.ndarray, index: tuple, values: Any) -> np.ndarray:
+    out[index] = values
     return out
 
 
@@ -311,8 +395,21 @@ def _scatter_add_lowering(
     # np.add.at, which accumulates repeated indices, costs several times an assignment;
     # where the constants prove the indices distinct (a gather's transpose by rows, as
     # in a cross-entropy with integer labels), the assignment is exact.
-    impl = _scatter_add_unique if _unique_positions(index, arrays) else scatter_add_p.impl
-    fn = ctx.name(functools.partial(impl, index=index, shape=shape), "scatter_add")
+    # The index is written out (np.s_[c0, v3, 1:]), as a gather's is. An array
+    # cotangent (not weakly typed) is an ndarray of its aval's dtype when the code runs.
+    it = iter(arrays)
+    parts = [_index_source(e, it) for e in index.entries]
+    if (
+        _unique_positions(index, arrays)
+        and ct.aval.shape
+        and not ct.aval.weak_type
+        and all(p is not None for p in parts)
+    ):
+        zeros = f"{ctx.name(np.zeros, 'zeros')}({shape!r}, {ctx.name(ct.aval.dtype, 'dtype')})"
+        subscript = f"{ctx.name(np.s_, 's')}[{', '.join(parts)},]"
+        assign = ctx.name(_assigned, "assign")
+        return Emitted(f"{assign}({zeros}, {subscript}, {ct.source})", True, False)
+    fn = ctx.name(functools.partial(scatter_add_p.impl, index=index, shape=shape), "scatter_add")
     return Emitted(f"{fn}({_sources((ct, *arrays))})", True, False)
 
 
