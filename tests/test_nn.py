@@ -228,6 +228,28 @@ def test_softmax_cross_entropy_with_integer_labels_equals_one_hot_version():
     assert_allclose(g_index, g_hot)
 
 
+@given(
+    st.lists(st.floats(-1e3, 1e3), min_size=12, max_size=12),
+    st.lists(st.integers(-4, 3), min_size=3, max_size=3),
+    st.sampled_from([np.float64, np.float32]),
+)
+def test_integer_label_cross_entropy_is_minus_log_softmax_at_the_label_to_the_bit(
+    values, labels, dtype
+):
+    # It is written as log(sum(exp(shifted))) - shifted[label] for a shorter backward
+    # pass; the value is -log_softmax(logits)[label] exactly, and the gradient is
+    # softmax - one_hot.
+    logits = np.array(values, dtype).reshape(3, 4)
+    labels = np.array(labels)
+    got = nn.softmax_cross_entropy_with_integer_labels(logits, labels)
+    want = -np.take_along_axis(nn.log_softmax(logits), labels[:, None], axis=1)[:, 0]
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, want)
+    g = grad(lambda z: fnp.sum(nn.softmax_cross_entropy_with_integer_labels(z, labels)))(logits)
+    expected = nn.softmax(logits) - nn.one_hot(labels % 4, 4)
+    assert_allclose(g, expected, rtol=0, atol=8 * np.finfo(dtype).eps)
+
+
 def test_one_hot_rows_of_the_identity():
     assert_allclose(nn.one_hot([2, 0], 3), [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
 

@@ -14,7 +14,8 @@ import numpy as np
 import fungrad.numpy as fnp
 from fungrad.core import Tracer
 from fungrad.errors import FungradValueError
-from fungrad.nn.activations import log_softmax, softplus
+from fungrad.nn.activations import _inexact, log_softmax, softplus
+from fungrad.primitives.elementwise import stop_gradient
 from fungrad.tree_util import keystr, tree_leaves_with_path
 
 Array = Any
@@ -138,9 +139,13 @@ def softmax_cross_entropy_with_integer_labels(logits: Array, labels: Array) -> A
                 f"end), got {labels[bad][0]} at index "
                 f"{tuple(int(i) for i in np.argwhere(bad)[0])}"
             )
-    logp = log_softmax(logits)
-    picked = fnp.take_along_axis(logp, fnp.expand_dims(labels, -1), axis=-1)
-    return -fnp.squeeze(picked, axis=-1)
+    # log_softmax(logits)[label], negated, written as log(sum(exp(shifted))) - shifted[label]
+    # (shifted = logits - max): the same value to the bit, and its transpose scatters the
+    # cotangent straight into the softmax's, where log_softmax's sums it back out first.
+    x = _inexact(logits)
+    shifted = x - fnp.max(stop_gradient(x), axis=-1, keepdims=True)
+    picked = fnp.take_along_axis(shifted, fnp.expand_dims(labels, -1), axis=-1)
+    return fnp.log(fnp.sum(fnp.exp(shifted), axis=-1)) - fnp.squeeze(picked, axis=-1)
 
 
 def _penalty(name: str, params: Any, term: Any) -> Array:
