@@ -184,20 +184,24 @@ def chain_numpy(x: np.ndarray) -> Result:
 # Peers, each imported only when asked for; a missing one is skipped with a note.
 
 
+def autograd_mlp_loss(params: list[dict[str, Any]], x: Any, y: np.ndarray) -> Any:
+    """The MLP's mean cross-entropy with autograd's NumPy (bench_train.py uses it too)."""
+    import autograd.numpy as anp
+
+    h = x
+    for layer in params[:-1]:
+        h = anp.maximum(anp.dot(h, layer["w"]) + layer["b"], 0.0)
+    logits = anp.dot(h, params[-1]["w"]) + params[-1]["b"]
+    shifted = logits - anp.max(logits, axis=1, keepdims=True)
+    logp = shifted - anp.log(anp.sum(anp.exp(shifted), axis=1, keepdims=True))
+    return -anp.mean(logp[np.arange(x.shape[0]), y])
+
+
 def autograd_contenders(params, x, y, chain_x) -> dict[str, Callable[[], Result]]:
     import autograd
     import autograd.numpy as anp
 
-    def mlp_loss(params, x, y):
-        h = x
-        for layer in params[:-1]:
-            h = anp.maximum(anp.dot(h, layer["w"]) + layer["b"], 0.0)
-        logits = anp.dot(h, params[-1]["w"]) + params[-1]["b"]
-        shifted = logits - anp.max(logits, axis=1, keepdims=True)
-        logp = shifted - anp.log(anp.sum(anp.exp(shifted), axis=1, keepdims=True))
-        return -anp.mean(logp[np.arange(x.shape[0]), y])
-
-    mlp_vg = autograd.value_and_grad(mlp_loss)
+    mlp_vg = autograd.value_and_grad(autograd_mlp_loss)
     chain_vg = autograd.value_and_grad(lambda v: anp.sum(chain_forward(v, anp.sin, anp.tanh)))
 
     def mlp() -> Result:

@@ -10,8 +10,9 @@ every time. The contenders:
 * ``jit``: the example's step, ``fungrad.jit`` around loss, gradient, ``optim.adam``'s
   update and ``apply_updates`` (target: at most 1.05x NumPy's time);
 * ``eager``: the same step function without ``jit`` (target: at most 1.5x);
-* JAX + Optax (``jax.jit`` step) and PyTorch (``torch.optim.Adam``), when installed,
-  each timed alone after the main rounds, for reference.
+* autograd (its eager gradient, with the NumPy contender's Adam), JAX + Optax
+  (``jax.jit`` step) and PyTorch (``torch.optim.Adam``), when installed, each timed
+  alone after the main rounds, for reference.
 
 The digits come from scikit-learn when it is installed; without it, random data of the
 same shapes stand in (the timings do not depend on the pixel values). Every contender's
@@ -54,7 +55,7 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from bench_grad import mlp_numpy
+from bench_grad import autograd_mlp_loss, mlp_numpy
 
 TARGETS = {"jit": 1.05, "eager": 1.5}
 DEFAULT_REPEATS = 31
@@ -110,15 +111,21 @@ def flat(params: list[dict[str, Any]]) -> list[np.ndarray]:
 # The contenders
 
 
-def numpy_epoch(params0: list[dict], batches: Batches, lr: float, total: int) -> Result:
-    """One epoch by hand: mlp_numpy's forward + backward, Adam in place."""
+Gradient = Callable[[list[dict], np.ndarray, np.ndarray], tuple[float, list[np.ndarray]]]
+
+
+def adam_epoch(
+    gradient: Gradient, params0: list[dict], batches: Batches, lr: float, total: int
+) -> Result:
+    """One epoch of ``gradient`` (loss and [w0, b0, w1, b1] gradients, which it may
+    overwrite) with a hand-written Adam that updates parameters and moments in place."""
     params = [{k: v.copy() for k, v in layer.items()} for layer in params0]
     leaves = flat(params)
     mu = [np.zeros_like(p) for p in leaves]
     nu = [np.zeros_like(p) for p in leaves]
     loss = 0.0
     for t, (x, y) in enumerate(batches, start=1):
-        loss, grads = mlp_numpy(params, x, y)
+        loss, grads = gradient(params, x, y)
         rate = cosine_rate(lr, total, t - 1)
         c1, c2 = 1.0 - B1**t, 1.0 - B2**t
         for p, g, m, v in zip(leaves, grads, mu, nu):
@@ -135,7 +142,12 @@ def numpy_epoch(params0: list[dict], batches: Batches, lr: float, total: int) ->
             np.divide(m, g, out=g)
             g *= rate / c1
             p -= g
-    return loss, leaves
+    return float(loss), leaves
+
+
+def numpy_epoch(params0: list[dict], batches: Batches, lr: float, total: int) -> Result:
+    """One epoch by hand: mlp_numpy's forward + backward, Adam in place."""
+    return adam_epoch(mlp_numpy, params0, batches, lr, total)
 
 
 def fungrad_epoch(step: Callable, params0: list[dict], state0: Any, batches: Batches):
@@ -228,7 +240,27 @@ def torch_epoch(setting: dict) -> Callable[[], Result]:
     return epoch
 
 
-PEERS = {"jax": ("jax + optax, jax.jit step", jax_epoch), "torch": ("torch", torch_epoch)}
+def autograd_epoch(setting: dict) -> Callable[[], Result]:
+    """autograd's eager gradient (a tape of NumPy calls, the other pure-Python design)
+    with the hand-written in-place Adam of the NumPy contender."""
+    import autograd
+
+    value_and_grad = autograd.value_and_grad(autograd_mlp_loss)
+
+    def gradient(params, x, y):
+        loss, grads = value_and_grad(params, x, y)
+        return loss, flat(grads)
+
+    return lambda: adam_epoch(
+        gradient, setting["params"], setting["batches"], setting["lr"], setting["total"]
+    )
+
+
+PEERS = {
+    "autograd": ("autograd, Adam by hand", autograd_epoch),
+    "jax": ("jax + optax, jax.jit step", jax_epoch),
+    "torch": ("torch", torch_epoch),
+}
 
 
 # ---------------------------------------------------------------------------------------
@@ -246,7 +278,9 @@ def main(argv: list[str] | None = None) -> int:
         quick_help="a smoke run: 5 rounds, 1 warm-up round",
     )
     parser.add_argument(
-        "--peers", default="jax,torch", help="peers to time if installed ('' for none)"
+        "--peers",
+        default="autograd,jax,torch",
+        help="peers to time if installed ('' for none)",
     )
     parser.add_argument(
         "--profile",
