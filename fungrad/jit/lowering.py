@@ -220,12 +220,14 @@ def _scalar_integer_call(
     info = np.iinfo(dtype)
     sources = []
     for x in operands:
-        if not x.aval.weak_type:
-            sources.append(x.source)
-        elif x.is_literal and type(x.value) is int and info.min <= x.value <= info.max:
+        if x.is_literal and type(x.value) is int:  # written inline as a Python int
+            if not info.min <= x.value <= info.max:
+                return None  # NumPy raises for a Python int out of the dtype's range
             sources.append(ctx.name(dtype.type(x.value), "k"))
+        elif not x.aval.weak_type:
+            sources.append(x.source)
         else:
-            return None  # NumPy raises for a Python int out of the dtype's range
+            return None
     return f"{ctx.name(fn, ufunc.__name__)}({', '.join(sources)})"
 
 
