@@ -427,14 +427,22 @@ def scale_by_adam(
         mu = _ema(updates, state.mu, b1, 1)
         nu = _ema(updates, state.nu, b2, 2)
         count = _increment(state.count)
-        mu_hat = _bias_correction(mu, b1, count)
-        nu_hat = _bias_correction(nu, b2, count)
-        if eps_root:
-            nu_hat = _map(lambda v: v + eps_root, nu_hat)
-        # (v + 0.0 is v exactly, as v >= +0.0, so with the default eps_root it is left out:
-        # one pass less over every parameter in each step.)
-        updates = _map(lambda m, v: m / (fnp.sqrt(v) + eps), mu_hat, nu_hat)
-        return updates, ScaleByAdamState(count=count, mu=mu, nu=nu)
+        # m_hat / (sqrt(v_hat + eps_root) + eps), with m_hat = m / c1 and v_hat = v / c2,
+        # is computed as m / (sqrt(v / (c2 / c1**2) + eps_root c1**2) + eps c1): the same
+        # number in exact arithmetic (c1 > 0), with m's bias correction folded into
+        # scalars rather than dividing every parameter by c1 (as PyTorch folds it into
+        # the step size). That is one pass fewer over the parameters in each step.
+        steps = count.astype(np.float64)
+        c1, c2 = 1 - b1**steps, 1 - b2**steps
+        scale, root, shift = c2 / (c1 * c1), eps_root * (c1 * c1), eps * c1
+
+        def rescale(m: Any, v: Any) -> Any:
+            v_scaled = v / _as_dtype_of(scale, v)
+            if eps_root:  # (v + 0.0 is v exactly, as v >= +0.0: the default skips a pass)
+                v_scaled = v_scaled + _as_dtype_of(root, v)
+            return m / (fnp.sqrt(v_scaled) + _as_dtype_of(shift, v))
+
+        return _map(rescale, mu, nu), ScaleByAdamState(count=count, mu=mu, nu=nu)
 
     return GradientTransformation(init, update)
 

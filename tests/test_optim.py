@@ -115,7 +115,7 @@ def test_nesterov_differs_from_plain_momentum():
     assert u_plain["a"][0] == -1.0 and u_nesterov["a"][0] == -1.5  # g, and g + 0.5 g
 
 
-def adam_rule(lr, b1, b2, eps, weight_decay=0.0, lr_at=None):
+def adam_rule(lr, b1, b2, eps, weight_decay=0.0, lr_at=None, eps_root=0.0):
     def rule(step, g, p, state):
         m, v = state if state is not None else (np.zeros_like(g), np.zeros_like(g))
         m = b1 * m + (1 - b1) * g
@@ -123,7 +123,8 @@ def adam_rule(lr, b1, b2, eps, weight_decay=0.0, lr_at=None):
         m_hat = m / (1 - b1**step)
         v_hat = v / (1 - b2**step)
         rate = lr if lr_at is None else lr_at(step - 1)
-        return -rate * (m_hat / (np.sqrt(v_hat) + eps) + weight_decay * p), (m, v)
+        direction = m_hat / (np.sqrt(v_hat + eps_root) + eps)
+        return -rate * (direction + weight_decay * p), (m, v)
 
     return rule
 
@@ -131,6 +132,14 @@ def adam_rule(lr, b1, b2, eps, weight_decay=0.0, lr_at=None):
 @given(seed=seeds, lr=rates, b1=decays, b2=decays, eps=st.sampled_from([1e-8, 1e-3, 0.5]))
 def test_adam(seed, lr, b1, b2, eps):
     check_against_reference(optim.adam(lr, b1, b2, eps), adam_rule(lr, b1, b2, eps), seed)
+
+
+@given(seed=seeds, lr=rates, b1=decays, b2=decays, eps_root=st.sampled_from([1e-12, 1e-4, 0.3]))
+def test_adam_with_eps_root(seed, lr, b1, b2, eps_root):
+    # scale_by_adam folds m's bias correction into scalars, eps_root included:
+    # sqrt(v_hat + r) c1 = sqrt(v / (c2 / c1**2) + r c1**2).
+    opt = optim.adam(lr, b1, b2, 1e-8, eps_root=eps_root)
+    check_against_reference(opt, adam_rule(lr, b1, b2, 1e-8, eps_root=eps_root), seed)
 
 
 @given(seed=seeds, lr=rates, weight_decay=st.floats(0.0, 1.0))
