@@ -38,6 +38,7 @@ from __future__ import annotations
 # isort: off
 from harness import (  # first: it pins the BLAS threads before NumPy is imported
     add_malloc_arg,
+    add_profile_args,
     add_timing_args,
     leaves_error,
     ms,
@@ -452,13 +453,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_malloc_arg(parser)
     parser.add_argument("--show-code", choices=tuple(BUILDERS), help="print the generated source")
-    parser.add_argument(
-        "--profile",
-        choices=tuple(BUILDERS),
-        help="instead of timing, cProfile the jitted call and print the top lines",
+    add_profile_args(
+        parser,
+        BUILDERS,
+        "instead of timing, cProfile the jitted call and print the top lines",
     )
-    parser.add_argument("--profile-calls", type=int, default=20)
-    parser.add_argument("--profile-lines", type=int, default=25)
     args = parser.parse_args(argv)
     wanted = parse_peers(parser, args.peers, PEERS)
 

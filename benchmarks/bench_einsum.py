@@ -24,6 +24,7 @@ from __future__ import annotations
 # isort: off
 from harness import (  # first: it pins the BLAS threads before NumPy is imported
     add_malloc_arg,
+    add_profile_args,
     add_timing_args,
     leaves_checker,
     ms,
@@ -101,13 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         repeats_help=f"timed rounds (default {DEFAULT_REPEATS})",
         quick_help="a smoke run: 5 rounds, 1 warm-up round",
     )
-    parser.add_argument(
-        "--profile",
-        choices=("eager", "jit"),
-        help="instead of timing, cProfile this fungrad contender and print the top lines",
+    add_profile_args(
+        parser,
+        ("eager", "jit"),
+        "instead of timing, cProfile this fungrad contender and print the top lines",
+        calls=50,
     )
-    parser.add_argument("--profile-calls", type=int, default=50)
-    parser.add_argument("--profile-lines", type=int, default=25)
     add_malloc_arg(parser)
     args = parser.parse_args(argv)
 

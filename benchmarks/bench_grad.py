@@ -28,6 +28,7 @@ from __future__ import annotations
 # isort: off
 from harness import (  # first: it pins the BLAS threads before NumPy is imported
     add_malloc_arg,
+    add_profile_args,
     add_timing_args,
     leaves_error,
     ms,
@@ -372,14 +373,12 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated peers to time when installed; '' for none "
         "(default: autograd,jax,torch)",
     )
-    parser.add_argument(
-        "--profile",
-        choices=("mlp", "chain"),
-        help="instead of timing, cProfile fungrad on this case and print the top lines",
+    add_profile_args(
+        parser,
+        ("mlp", "chain"),
+        "instead of timing, cProfile fungrad on this case and print the top lines",
     )
     add_malloc_arg(parser)
-    parser.add_argument("--profile-calls", type=int, default=20)
-    parser.add_argument("--profile-lines", type=int, default=25)
     args = parser.parse_args(argv)
 
     set_up_and_print_header(args.system_malloc)

@@ -38,6 +38,7 @@ from __future__ import annotations
 # isort: off
 from harness import (  # first: it pins the BLAS threads before NumPy is imported
     add_malloc_arg,
+    add_profile_args,
     add_timing_args,
     check_matrix,
     ms,
@@ -379,10 +380,8 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         help="also time jacfwd/jacrev/hessian with this chunk_size (extra rows)",
     )
-    parser.add_argument(
-        "--profile",
-        choices=tuple(CASES),
-        help="instead of timing, cProfile one fungrad contender of this case",
+    add_profile_args(
+        parser, CASES, "instead of timing, cProfile one fungrad contender of this case", calls=50
     )
     parser.add_argument(
         "--profile-contender",
@@ -395,8 +394,6 @@ def main(argv: list[str] | None = None) -> int:
         "(bench_grad.py's way; caches cold, see the README)",
     )
     add_malloc_arg(parser)
-    parser.add_argument("--profile-calls", type=int, default=50)
-    parser.add_argument("--profile-lines", type=int, default=25)
     args = parser.parse_args(argv)
     if args.chunk_size is not None and args.chunk_size < 1:
         parser.error("--chunk-size must be positive")

@@ -42,6 +42,7 @@ from harness import (  # first: it pins the BLAS threads before NumPy is importe
     HERE,
     Times,
     add_malloc_arg,
+    add_profile_args,
     add_timing_args,
     check_matrix as check_matrix_to,
     leaves_error,
@@ -764,15 +765,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--show-code", choices=ALL_CASES[:5] + JAC_CASES, help="print the generated source"
     )
-    parser.add_argument(
-        "--profile",
-        choices=ALL_CASES[:5] + JAC_CASES,
-        help="instead of timing: wrapper vs generated code, time per generated line, cProfile",
+    add_profile_args(
+        parser,
+        ALL_CASES[:5] + JAC_CASES,
+        "instead of timing: wrapper vs generated code, time per generated line, cProfile",
+        calls=None,
+        calls_help="calls to profile (default 200; for sgd, steps)",
     )
-    parser.add_argument(
-        "--profile-calls", type=int, help="calls to profile (default 200; for sgd, steps)"
-    )
-    parser.add_argument("--profile-lines", type=int, default=25)
     args = parser.parse_args(argv)
 
     set_up_and_print_header(args.system_malloc)

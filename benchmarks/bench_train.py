@@ -34,6 +34,7 @@ from harness import (  # first: it pins the BLAS threads before NumPy is importe
     HERE,
     Times,
     add_malloc_arg,
+    add_profile_args,
     add_timing_args,
     leaves_checker,
     ms,
@@ -282,13 +283,12 @@ def main(argv: list[str] | None = None) -> int:
         default="autograd,jax,torch",
         help="peers to time if installed ('' for none)",
     )
-    parser.add_argument(
-        "--profile",
-        choices=("jit", "eager"),
-        help="instead of timing, cProfile this fungrad contender and print the top lines",
+    add_profile_args(
+        parser,
+        ("jit", "eager"),
+        "instead of timing, cProfile this fungrad contender and print the top lines",
+        calls_help="epochs to profile",
     )
-    parser.add_argument("--profile-calls", type=int, default=20, help="epochs to profile")
-    parser.add_argument("--profile-lines", type=int, default=25)
     add_malloc_arg(parser)
     args = parser.parse_args(argv)
     peers = parse_peers(parser, args.peers, PEERS)

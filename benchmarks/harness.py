@@ -29,7 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,20 @@ def add_timing_args(parser: argparse.ArgumentParser, repeats_help: str, quick_he
     parser.add_argument("--repeats", type=int, help=repeats_help)
     parser.add_argument("--warmup", type=int, default=3, help="untimed rounds first (default 3)")
     parser.add_argument("--quick", action="store_true", help=quick_help)
+
+
+def add_profile_args(
+    parser: argparse.ArgumentParser,
+    choices: Sequence[str],
+    help: str,
+    calls: int | None = 20,
+    calls_help: str | None = None,
+) -> None:
+    """``--profile CHOICE`` (profile instead of timing), ``--profile-calls`` and
+    ``--profile-lines``, as every script has them."""
+    parser.add_argument("--profile", choices=tuple(choices), help=help)
+    parser.add_argument("--profile-calls", type=int, default=calls, help=calls_help)
+    parser.add_argument("--profile-lines", type=int, default=25)
 
 
 def add_malloc_arg(parser: argparse.ArgumentParser) -> None:
